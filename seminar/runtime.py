@@ -1,0 +1,138 @@
+"""What every exercise script shares: its command-line flags, seeding and output folder.
+
+An exercise's ``main(argv=None)`` does::
+
+    parser = runtime.make_parser(__file__, __doc__, epochs=20, fast_epochs=2, batch_size=32)
+    args = runtime.parse_args(parser, argv)   # seeds everything, creates args.output_dir
+
+and then ``args.seed``, ``args.epochs``, ``args.batch_size``, ``args.fast``, ``args.output_dir``,
+``args.show`` and ``args.tensorboard`` are there, the same in every chapter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import random
+import sys
+
+from seminar.manifest import REPO_ROOT
+
+OUTPUT_ROOT_VARIABLE = "SEMINAR_OUTPUT_DIR"
+
+
+def exercise_id_from_path(script_path: str | os.PathLike) -> str:
+    """``.../sgd/linear_regression_exo.py`` and ``.../solutions/sgd/linear_regression.py`` both
+    give ``"sgd/linear_regression"``."""
+    path = pathlib.Path(script_path)
+    return f"{path.parent.name}/{path.stem.removesuffix('_exo')}"
+
+
+def default_output_dir(exercise_id: str) -> pathlib.Path:
+    """``outputs/<chapter>/<name>`` in the repository, or under ``$SEMINAR_OUTPUT_DIR``."""
+    root = os.environ.get(OUTPUT_ROOT_VARIABLE)
+    base = pathlib.Path(root) if root else REPO_ROOT / "outputs"
+    return base / exercise_id
+
+
+def make_parser(script_path: str, description: str | None, *, epochs: int | None = None,
+                fast_epochs: int | None = None, batch_size: int | None = None,
+                learning_rate: float | None = None) -> argparse.ArgumentParser:
+    """The flags every exercise takes; a script adds its own with ``parser.add_argument``.
+
+    ``epochs`` is the full run's default and ``fast_epochs`` the ``--fast`` run's; an explicit
+    ``--epochs`` wins over both. Scripts without epochs (or a batch size, or a learning rate)
+    leave them ``None`` and the flag is not offered.
+    """
+    parser = argparse.ArgumentParser(
+        description=(description or "").strip().splitlines()[0] if description else None,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.set_defaults(exercise_id=exercise_id_from_path(script_path),
+                        fast_epochs=fast_epochs if fast_epochs is not None else epochs)
+    parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same run")
+    parser.add_argument("--fast", action="store_true",
+                        help="a short run, for checks and CI (fewer epochs and/or less data)")
+    if epochs is not None:
+        parser.add_argument("--epochs", type=int, default=None,
+                            help=f"passes over the training data (default {epochs}, {fast_epochs} with --fast)")
+        parser.set_defaults(full_epochs=epochs)
+    if batch_size is not None:
+        parser.add_argument("--batch-size", type=int, default=batch_size, help="examples per SGD step")
+    if learning_rate is not None:
+        parser.add_argument("--learning-rate", type=float, default=learning_rate, help="SGD step size")
+    parser.add_argument("--output-dir", type=pathlib.Path, default=None,
+                        help="where plots and logs go (default: outputs/<chapter>/<exercise>)")
+    parser.add_argument("--show", action="store_true", help="also show the plots on screen")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="write TensorBoard logs to <output-dir>/tensorboard")
+    parser.add_argument("--quiet", action="store_true", help="print no progress, only the result")
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv``, resolve the defaults that depend on ``--fast``, seed everything and create
+    the output folder.
+
+    In a notebook (a ``# %%`` cell run in Jupyter or VS Code) ``sys.argv`` holds the kernel's own
+    arguments, so ``argv=None`` there means "no flags".
+    """
+    if argv is None and "ipykernel" in sys.modules:
+        argv = []
+    args = parser.parse_args(argv)
+    if hasattr(args, "epochs"):
+        if args.epochs is None:
+            args.epochs = args.fast_epochs if args.fast else args.full_epochs
+        if args.epochs < 1:
+            parser.error("--epochs must be at least 1")
+    if getattr(args, "batch_size", 1) < 1:
+        parser.error("--batch-size must be at least 1")
+    if args.output_dir is None:
+        args.output_dir = default_output_dir(args.exercise_id)
+    args.output_dir = pathlib.Path(args.output_dir)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    set_seed(args.seed)
+    return args
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels, so that a
+    run is reproducible on the same machine."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)  # also seeds Python's, NumPy's and TensorFlow's generators
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except (AttributeError, RuntimeError):  # very old TF, or already configured
+        pass
+
+
+def tensorboard_writer(args: argparse.Namespace, name: str = "train"):
+    """A ``tf.summary`` writer under ``<output-dir>/tensorboard/<name>`` when ``--tensorboard`` is
+    given, else ``None``. Open the logs with ``tensorboard --logdir <output-dir>/tensorboard``."""
+    if not getattr(args, "tensorboard", False):
+        return None
+    import tensorflow as tf
+
+    return tf.summary.create_file_writer(str(args.output_dir / "tensorboard" / name))
+
+
+def say(args: argparse.Namespace, *parts) -> None:
+    """Print progress unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(*parts, flush=True)
+
+
+def print_metrics(metrics: dict, args: argparse.Namespace | None = None) -> None:
+    """Print the metrics ``main`` returns, one per line."""
+    width = max((len(k) for k in metrics), default=0)
+    for key, value in metrics.items():
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        print(f"  {key:<{width}}  {shown}")
+    if args is not None:
+        print(f"  (plots and logs in {args.output_dir})")

@@ -1,0 +1,106 @@
+"""
+Title: Hello, TensorFlow: constants, variables and the graph you feed
+Chapter: intro (seminar slides 10-12)
+Teaches: tf.constant, tf.Variable, and a tf.function with an input signature, the TensorFlow 2
+    form of the seminar's "draw your graph, feed data, optimize" (placeholders and sessions are gone:
+    a traced function is the graph, its arguments are the placeholders, calling it feeds data).
+Run time: about 5 s (most of it importing TensorFlow).
+
+Task: fill in the four functions marked TODO. Then check your work with
+    python -m seminar check intro/hello_world
+"""
+
+# %% Imports
+import seminar  # noqa: F401  (sets TensorFlow's environment defaults: import it before tensorflow)
+
+import numpy as np
+import tensorflow as tf
+
+from seminar import plots, runtime
+
+# %% Constants: fixed values in the graph
+
+
+def greeting() -> tf.Tensor:
+    """Return the string tensor ``b"Hello, TensorFlow!"`` (shape (), dtype tf.string)."""
+    # SOLUTION: Return a tf.constant holding the text "Hello, TensorFlow!".
+    return tf.constant("Hello, TensorFlow!")
+    # END SOLUTION
+
+
+def add_constants(a: int, b: int) -> tf.Tensor:
+    """Return ``a + b`` computed by TensorFlow from two int32 constants (shape (), tf.int32)."""
+    # SOLUTION: Make a and b tf.constant tensors of dtype tf.int32 and add them with tf.add.
+    return tf.add(tf.constant(a, dtype=tf.int32), tf.constant(b, dtype=tf.int32))
+    # END SOLUTION
+
+
+# %% Variables: state that training changes
+
+
+def count_with_variable(steps: int) -> tf.Variable:
+    """Create a ``tf.Variable`` starting at 0 (int32), add 1 to it ``steps`` times, return it.
+
+    A constant can never change; a variable keeps its value between calls, which is what model
+    weights need.
+    """
+    # SOLUTION: Create counter = tf.Variable(0) and call counter.assign_add(1) in a loop.
+    counter = tf.Variable(0, dtype=tf.int32)
+    for _ in range(steps):
+        counter.assign_add(1)
+    return counter
+    # END SOLUTION
+
+
+# %% The graph you feed: a tf.function with an input signature (the old placeholders)
+
+
+def make_graph() -> tf.types.experimental.GenericFunction:
+    """Return a ``tf.function`` computing ``x * y + x`` for two float32 inputs of any shape.
+
+    The ``input_signature`` plays the seminar's placeholder: it fixes the inputs' dtype and lets
+    TensorFlow trace one graph, which every call then feeds with new values.
+    """
+    # SOLUTION: Decorate a function of x and y with @tf.function(input_signature=[...]) using two
+    #   tf.TensorSpec(shape=None, dtype=tf.float32), and return x * y + x.
+    @tf.function(input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32),
+                                  tf.TensorSpec(shape=None, dtype=tf.float32)])
+    def multiply_add(x, y):
+        return tf.add(tf.multiply(x, y), x)
+
+    return multiply_add
+    # END SOLUTION
+
+
+# %% Run everything and compare with the expected values
+
+
+def main(argv=None) -> dict:
+    parser = runtime.make_parser(__file__, __doc__)
+    args = runtime.parse_args(parser, argv)
+
+    graph = make_graph()
+    fed_scalar = graph(tf.constant(3.0), tf.constant(4.0))  # 3 * 4 + 3
+    fed_vector = graph(tf.constant([1.0, 2.0]), tf.constant([10.0, 20.0]))  # feed other data
+    results = {
+        "greeting": (greeting().numpy(), b"Hello, TensorFlow!"),
+        "add_constants": (add_constants(2, 3).numpy(), 5),
+        "count_with_variable": (count_with_variable(7).numpy(), 7),
+        "graph_scalar": (fed_scalar.numpy(), 15.0),
+        "graph_vector": (fed_vector.numpy(), np.array([11.0, 42.0])),
+    }
+    correct = 0
+    for name, (value, expected) in results.items():
+        ok = bool(np.all(value == expected))
+        correct += ok
+        runtime.say(args, f"{'ok ' if ok else 'BAD'} {name}: {value!r} (expected {expected!r})")
+
+    concrete = graph.get_concrete_function()
+    schema = plots.draw_graph(concrete, args, "graph_schema.png", "x * y + x: the graph TensorFlow traced")
+    runtime.say(args, f"graph schema written to {schema}")
+    return {"fraction_correct": correct / len(results),
+            "graph_operations": len(concrete.graph.get_operations())}
+
+
+if __name__ == "__main__":
+    runtime.print_metrics(main())

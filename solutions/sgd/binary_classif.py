@@ -1,0 +1,153 @@
+"""
+Title: Binary classification: logistic regression trained by mini-batch SGD
+Chapter: sgd (seminar slides 15-18)
+Teaches: a linear model whose output is a logit, the sigmoid cross-entropy loss computed from
+    logits, a mini-batch SGD loop over a shuffled tf.data pipeline, and accuracy measured on
+    held-out points the model never trained on.
+Run time: about 10 s (4 s with --fast).
+
+Task: points are drawn uniformly in the unit square and labelled 1 when x + y > 1. Fill in the
+functions marked TODO so that SGD learns that boundary: at least 97% of held-out points must be
+classified correctly. Check your work with
+    python -m seminar check sgd/binary_classif
+"""
+
+# %% Imports
+import seminar  # noqa: F401  (sets TensorFlow's environment defaults: import it before tensorflow)
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from datasets import toy
+from seminar import plots, runtime
+
+# %% Settings
+
+NUM_TRAIN = 1000
+NUM_TEST = 2000  # held out: drawn with another seed, never trained on
+# Features are standardised (zero mean, unit variance on the training points): on raw [0, 1]
+# coordinates the bias and the weights pull against each other and SGD needs many more epochs.
+# Simulated over 30 seeds, 5 epochs reached at least 98.2% held-out accuracy, 20 epochs 98.3%.
+LEARNING_RATE = 1.0
+BATCH_SIZE = 32
+EPOCHS = 20
+EPOCHS_FAST = 5
+
+
+# %% The model: p(label = 1 | point) = sigmoid(point . w + b)
+
+
+def logits(points: tf.Tensor, weights: tf.Variable, bias: tf.Variable) -> tf.Tensor:
+    """Return the logits ``points @ weights + bias``: shape (batch,) for points of shape (batch, 2),
+    weights of shape (2, 1) and bias of shape (1,)."""
+    # SOLUTION: Compute tf.matmul(points, weights) + bias, then drop the last axis with
+    #   tf.squeeze(..., axis=1) so that the result has shape (batch,).
+    return tf.squeeze(tf.matmul(points, weights) + bias, axis=1)
+    # END SOLUTION
+
+
+def cross_entropy(labels: tf.Tensor, logit_values: tf.Tensor) -> tf.Tensor:
+    """Mean binary cross-entropy between 0/1 ``labels`` (batch,) and ``logit_values`` (batch,).
+
+    Work from the logits, not from sigmoid probabilities: log(sigmoid(z)) underflows for large |z|,
+    and the fused op avoids it.
+    """
+    # SOLUTION: Use tf.nn.sigmoid_cross_entropy_with_logits(labels=..., logits=...) and average
+    #   it with tf.reduce_mean.
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logit_values))
+    # END SOLUTION
+
+
+@tf.function
+def train_step(points, labels, weights, bias, learning_rate) -> tf.Tensor:
+    """One SGD step on a batch: update ``weights`` and ``bias`` in place, return the batch loss."""
+    # SOLUTION: Under a tf.GradientTape compute the loss from logits(...); get the gradients with
+    #   respect to [weights, bias]; apply variable.assign_sub(learning_rate * gradient) to each.
+    with tf.GradientTape() as tape:
+        loss = cross_entropy(labels, logits(points, weights, bias))
+    gradients = tape.gradient(loss, [weights, bias])
+    for variable, gradient in zip([weights, bias], gradients):
+        variable.assign_sub(learning_rate * gradient)
+    return loss
+    # END SOLUTION
+
+
+def accuracy(points, labels, weights, bias) -> float:
+    """Fraction of points whose predicted class (logit > 0, i.e. probability > 0.5) is their label."""
+    predicted = tf.cast(logits(points, weights, bias) > 0.0, tf.float32)
+    return float(tf.reduce_mean(tf.cast(predicted == labels, tf.float32)))
+
+
+# %% Plot
+
+
+def plot_boundary(args, points, labels, standardise, weights, bias, test_accuracy: float):
+    plt = plots.pyplot(args)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    grid = np.linspace(0.0, 1.0, 200, dtype=np.float32)
+    gx, gy = np.meshgrid(grid, grid)
+    flat = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    probability = tf.sigmoid(logits(standardise(flat), weights, bias)).numpy().reshape(gx.shape)
+    ax.contourf(gx, gy, probability, levels=20, cmap="RdBu_r", alpha=0.6)
+    ax.contour(gx, gy, probability, levels=[0.5], colors="black")
+    ax.plot([0, 1], [1, 0], "g--", label="true boundary x + y = 1")
+    ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="RdBu_r", s=6, edgecolors="none")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(f"Learned boundary (black), held-out accuracy {test_accuracy:.3f}")
+    return plots.save(fig, args, "decision_boundary.png")
+
+
+# %% Main
+
+
+def main(argv=None) -> dict:
+    parser = runtime.make_parser(__file__, __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST,
+                                 batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
+    args = runtime.parse_args(parser, argv)
+
+    train_points, train_labels = toy.unit_square(NUM_TRAIN, seed=args.seed)  # (1000, 2), (1000,)
+    test_points, test_labels = toy.unit_square(NUM_TEST, seed=args.seed + 10_000)  # another draw
+    mean, std = train_points.mean(axis=0), train_points.std(axis=0)  # training statistics only
+
+    def standardise(points):
+        return tf.constant((points - mean) / std, dtype=tf.float32)
+
+    train_features, test_features = standardise(train_points), standardise(test_points)
+    dataset = (tf.data.Dataset.from_tensor_slices((train_features, train_labels))
+               .shuffle(NUM_TRAIN, seed=args.seed, reshuffle_each_iteration=True)
+               .batch(args.batch_size)
+               .prefetch(tf.data.AUTOTUNE))
+
+    initializer = keras.initializers.RandomNormal(stddev=0.1, seed=args.seed)
+    weights = tf.Variable(initializer((2, 1)), name="weights")  # (2, 1)
+    bias = tf.Variable(tf.zeros((1,)), name="bias")  # (1,)
+    rate = tf.constant(args.learning_rate, dtype=tf.float32)
+    if tuple(logits(test_features[:3], weights, bias).shape) != (3,):
+        raise ValueError("logits must return shape (batch,): check the tf.squeeze")
+
+    writer = runtime.tensorboard_writer(args)
+    history = []
+    for epoch in range(args.epochs):
+        mean_loss = keras.metrics.Mean()
+        for points, labels in dataset:
+            mean_loss.update_state(train_step(points, labels, weights, bias, rate))
+        history.append(float(mean_loss.result()))
+        if writer is not None:
+            with writer.as_default():
+                tf.summary.scalar("loss", history[-1], step=epoch)
+        runtime.say(args, f"epoch {epoch + 1:3d}/{args.epochs}  loss {history[-1]:.4f}")
+
+    train_accuracy = accuracy(train_features, train_labels, weights, bias)
+    test_accuracy = accuracy(test_features, test_labels, weights, bias)
+    runtime.say(args, f"accuracy: train {train_accuracy:.4f}, held-out {test_accuracy:.4f}")
+    plot_boundary(args, test_points, test_labels, standardise, weights, bias, test_accuracy)
+    return {"test_accuracy": test_accuracy, "train_accuracy": train_accuracy,
+            "final_loss": history[-1]}
+
+
+if __name__ == "__main__":
+    runtime.print_metrics(main())
