@@ -43,15 +43,24 @@ class ArrayOnlyUnpickler(pickle.Unpickler):
     """An unpickler that rebuilds NumPy arrays and nothing else.
 
     A pickle can name any importable function and call it while loading; this one accepts only
-    the three globals an array needs (its reconstructor, ``ndarray`` and ``dtype``) and refuses the
-    rest, so a tampered file cannot run code.
+    what an array needs (its reconstructor, ``ndarray``, ``dtype``, and the latin-1 bytes decoder
+    that Python 3 writes into protocol-2 pickles) and refuses the rest, so a tampered file cannot
+    run code.
     """
+
+    @staticmethod
+    def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+        """Python 3 writes bytes into a protocol-2 pickle as ``_codecs.encode(text, "latin1")``."""
+        if encoding not in ("latin1", "latin-1"):
+            raise pickle.UnpicklingError(f"refusing to decode bytes with the {encoding!r} codec")
+        return text.encode("latin1")
 
     _ALLOWED = {
         ("numpy.core.multiarray", "_reconstruct"): np.empty(0).__reduce__()[0],
         ("numpy._core.multiarray", "_reconstruct"): np.empty(0).__reduce__()[0],
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1_bytes,
     }
 
     def find_class(self, module: str, name: str):

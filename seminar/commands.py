@@ -4,6 +4,7 @@
     check [ID]      run your exercise through its threshold test (no ID: the next one not passing)
     hint ID         the next hint for an exercise
     run ID          run the solution (for the instructor), with progress and plots
+    demo [ID...]    run every solution's fast mode, plots into outputs/ (the README's first command)
     build           regenerate the skeletons from the solutions (for maintainers)
 """
 
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-from seminar import checker, skeleton
+from seminar import checker, runtime, skeleton
 from seminar.manifest import REPO_ROOT, Exercise, ManifestError, load
 
 PROGRESS_PATH = REPO_ROOT / ".seminar-progress.json"
@@ -144,6 +145,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run every solution (fast unless --full) with plots into outputs/, and print a summary."""
+    manifest = load()
+    exercises = [manifest.get(i) for i in args.ids] if args.ids else list(manifest.exercises)
+    rows = []
+    for number, exercise in enumerate(exercises, 1):
+        print(f"\n=== [{number}/{len(exercises)}] {exercise.id}: {exercise.title}", flush=True)
+        output_dir = runtime.default_output_dir(exercise.id)
+        result = checker.run_checks(exercise, exercise.solution_path, full=args.full,
+                                    output_dir=output_dir, quiet=args.quiet)
+        for line in result.results:
+            print("  " + line.line())
+        rows.append((exercise.id, result.passed, output_dir))
+    print("\nSummary (" + ("full" if args.full else "fast") + " runs):")
+    for exercise_id, passed, output_dir in rows:
+        print(f"  {'PASS' if passed else 'FAIL'}  {exercise_id:<38} plots: {output_dir}")
+    return 0 if all(passed for _, passed, _ in rows) else 1
+
+
 def committed_text(path: pathlib.Path) -> str | None:
     """The file as committed in git's HEAD, or None (not committed, or no git)."""
     relative = path.resolve().relative_to(REPO_ROOT).as_posix()
@@ -213,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("id")
     run.add_argument("script_args", nargs=argparse.REMAINDER, help="e.g. --show --epochs 5")
     run.set_defaults(func=cmd_run)
+
+    demo = commands.add_parser("demo", help="run every solution (fast) and write its plots to outputs/")
+    demo.add_argument("ids", nargs="*", help="only these exercises (default: all)")
+    demo.add_argument("--full", action="store_true", help="full runs instead of fast ones")
+    demo.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    demo.set_defaults(func=cmd_demo)
 
     build = commands.add_parser("build", help="regenerate *_exo.py skeletons from the solutions")
     build.add_argument("ids", nargs="*")

@@ -73,7 +73,8 @@ def draw_graph(concrete_function, args: argparse.Namespace, filename: str, title
                     arrowprops=dict(arrowstyle="->", color="0.4", shrinkA=28, shrinkB=28))
     for name, (x, y) in position.items():
         colour = "#cfe8ff" if kinds[name] == "Placeholder" else "#ffe9c2" if kinds[name] == "Const" else "#e2f5d9"
-        ax.text(x, y, f"{kinds[name]}\n{name}", ha="center", va="center", fontsize=8,
+        label = kinds[name] if name == kinds[name] else f"{kinds[name]}\n{name}"
+        ax.text(x, y, label, ha="center", va="center", fontsize=8,
                 bbox=dict(boxstyle="round,pad=0.4", facecolor=colour, edgecolor="0.3"))
     xs = [p[0] for p in position.values()]
     ys = [p[1] for p in position.values()]

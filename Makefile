@@ -1,0 +1,37 @@
+# Set-up and everyday commands. Each target creates .venv and installs requirements.txt when needed.
+#   make demo       run every solution (fast), plots into outputs/
+#   make test       the test suite (what CI runs)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo full-demo test check list skeletons benchmark clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m seminar demo
+
+full-demo: $(STAMP)
+	$(BIN)/python -m seminar demo --full
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+list: $(STAMP)
+	$(BIN)/python -m seminar list
+
+check: $(STAMP)
+	$(BIN)/python -m seminar check $(ID)
+
+skeletons: $(STAMP)
+	$(BIN)/python -m seminar build
+
+clean:
+	rm -rf outputs .pytest_cache

@@ -1,0 +1,46 @@
+"""Shared test set-up. The whole suite runs in one process: TensorFlow is imported once."""
+
+import os
+import pathlib
+import sys
+import tempfile
+
+# Plots and logs of the scripts go to a scratch folder, never into the repository's outputs/.
+os.environ.setdefault("SEMINAR_OUTPUT_DIR", tempfile.mkdtemp(prefix="seminar-test-outputs-"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # the suite also works without the editable install
+    sys.path.insert(0, str(REPO_ROOT))
+
+import seminar  # noqa: E402,F401  (TensorFlow's environment defaults, before anything imports it)
+import pytest  # noqa: E402
+
+from seminar import checker, manifest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def course() -> manifest.Manifest:
+    return manifest.load()
+
+
+_solution_runs: dict = {}
+
+
+def run_solution(exercise_id: str, seed: int | None = None) -> tuple[checker.RunResult, pathlib.Path]:
+    """Run a solution's fast mode once per (exercise, seed) in this session and keep the result, so
+    that several tests can look at one training run. Returns the result and the output folder."""
+    exercise = manifest.load().get(exercise_id)
+    seed = exercise.test_seed if seed is None else seed
+    key = (exercise_id, seed)
+    if key not in _solution_runs:
+        output_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"seminar-{exercise.name}-"))
+        _solution_runs[key] = (checker.run_checks(exercise, exercise.solution_path, seed=seed,
+                                                  output_dir=output_dir, quiet=True), output_dir)
+    return _solution_runs[key]
+
+
+@pytest.fixture(scope="session")
+def solution_run():
+    """``solution_run(exercise_id, seed=None) -> (RunResult, output_dir)``, cached per session."""
+    return run_solution

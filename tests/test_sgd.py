@@ -1,0 +1,66 @@
+"""The SGD chapter against references: the closed form against NumPy's least squares, SGD and
+gradient descent against the closed form, and reproducibility from the seed."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from datasets import toy
+from seminar import checker, manifest
+
+COURSE = manifest.load()
+
+
+@pytest.fixture(scope="module")
+def linear():
+    return checker.load_module(COURSE.get("sgd/linear_regression").solution_path)
+
+
+def test_closed_form_matches_numpy_least_squares(linear):
+    x, y = toy.linear_regression_points()
+    features = linear.design_matrix(x, float(x.mean()), float(x.std()))
+    beta = linear.closed_form(features, tf.constant(y[:, None])).numpy()
+    reference, *_ = np.linalg.lstsq(np.stack([x, np.ones_like(x)], 1).astype(np.float64), y, rcond=None)
+    slope = beta[0, 0] / x.std()
+    intercept = beta[1, 0] - beta[0, 0] * x.mean() / x.std()
+    assert slope == pytest.approx(reference[0], rel=1e-4)
+    assert intercept == pytest.approx(reference[1], rel=1e-4)
+
+
+def test_linear_regression_run_reports_the_closed_form_line(solution_run):
+    result, output_dir = solution_run("sgd/linear_regression")
+    x, y = toy.linear_regression_points()
+    reference = np.polyfit(x.astype(np.float64), y.astype(np.float64), 1)
+    assert result.metrics["slope"] == pytest.approx(reference[0], rel=1e-4)
+    assert result.metrics["intercept"] == pytest.approx(reference[1], rel=1e-4)
+    assert (output_dir / "fitted_lines.png").is_file() and (output_dir / "loss_per_step.png").is_file()
+
+
+def test_gradient_steps_decrease_the_loss(linear):
+    x, y = toy.linear_regression_points()
+    features = linear.design_matrix(x, float(x.mean()), float(x.std()))
+    beta, losses = linear.gradient_descent(features, tf.constant(y[:, None]), 30, 0.1,
+                                           np.zeros((2, 1), np.float32))
+    assert all(later < earlier for earlier, later in zip(losses, losses[1:]))
+
+
+def test_bad_batch_size_gets_a_clear_error(linear):
+    x, y = toy.linear_regression_points()
+    features = linear.design_matrix(x, float(x.mean()), float(x.std()))
+    with pytest.raises(ValueError, match="batch size must be between 1 and 17"):
+        linear.minibatch_sgd(features, tf.constant(y[:, None]), 5, 40, np.zeros((2, 1), np.float32),
+                             np.random.default_rng(0))
+
+
+def test_binary_classifier_writes_its_boundary_plot(solution_run):
+    result, output_dir = solution_run("sgd/binary_classif")
+    assert result.metrics["test_accuracy"] >= 0.97
+    assert (output_dir / "decision_boundary.png").is_file()
+
+
+@pytest.mark.parametrize("exercise_id", ["sgd/linear_regression", "sgd/binary_classif"])
+def test_same_seed_same_metrics(exercise_id, solution_run, tmp_path):
+    first, _ = solution_run(exercise_id)
+    exercise = COURSE.get(exercise_id)
+    again = checker.run_checks(exercise, exercise.solution_path, output_dir=tmp_path, quiet=True)
+    assert again.metrics == first.metrics

@@ -1,0 +1,50 @@
+"""The skeleton generator: markers in, TODOs out, malformed markers refused."""
+
+import pytest
+
+from seminar import skeleton
+
+SOLUTION = '''"""Header."""
+import math
+
+
+def area(radius):
+    """Area of a circle."""
+    # SOLUTION: Return pi times the radius squared.
+    #   Use math.pi.
+    return math.pi * radius ** 2
+    # END SOLUTION
+
+
+def main(argv=None):
+    return {"area": area(1.0)}
+'''
+
+
+def test_block_becomes_todo_and_raise():
+    built = skeleton.build(SOLUTION, "demo/circle")
+    assert "# TODO: Return pi times the radius squared." in built
+    assert "#   Use math.pi." in built
+    assert "math.pi * radius" not in built
+    namespace = {}
+    exec(compile(built, "skeleton", "exec"), namespace)  # importing the skeleton runs nothing
+    with pytest.raises(NotImplementedError, match=r"TODO in area\(\): Return pi .* Use math.pi."):
+        namespace["main"]()
+    assert built.replace("    # TODO", "    # SOLUTION").count("def ") == SOLUTION.count("def ")
+
+
+def test_todos_are_listed_with_their_function():
+    todos = skeleton.todos(skeleton.build(SOLUTION, "demo/circle"))
+    assert [(t.function, t.task) for t in todos] == [("area", "Return pi times the radius squared.")]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("x = 1\n", "no '# SOLUTION:' block"),
+    ("# SOLUTION: at top level\nx = 1\n# END SOLUTION\n", "inside a function"),
+    ("def f():\n    # SOLUTION: a\n    return 1\n", "no '# END SOLUTION'"),
+    ("def f():\n    return 1\n    # END SOLUTION\n", "without a '# SOLUTION:'"),
+    ("def f():\n    # SOLUTION: a\n    # SOLUTION: b\n    # END SOLUTION\n", "cannot nest"),
+])
+def test_malformed_markers_are_refused(text, message):
+    with pytest.raises(skeleton.SkeletonError, match=message):
+        skeleton.build(text, "demo/bad")
