@@ -84,8 +84,8 @@ def main(argv=None) -> dict:
     for name, (value, expected, dtype) in results.items():
         ok = value.dtype == dtype and np.array_equal(value.numpy(), expected)
         correct += ok
-        runtime.say(args, f"{'ok ' if ok else 'BAD'} {name} = {value.numpy()!r} "
-                          f"({value.dtype.name}; expected {expected!r})")
+        runtime.say(args, f"{'ok ' if ok else 'BAD'} {name} = {value.numpy().tolist()} "
+                          f"({value.dtype.name}; expected {np.asarray(expected).tolist()})")
 
     concrete = matrix_graph.get_concrete_function()
     schema = plots.draw_graph(concrete, args, "graph_schema.png", "A^T B and sum(A * B): the traced graph")
