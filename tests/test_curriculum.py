@@ -111,3 +111,11 @@ def test_makefile_and_ci_run_the_readme_commands():
     first_block = readme.split("```")[1]
     assert "make demo" in first_block and "make test" in first_block
     assert "make test" in (root / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_files_open_as_notebooks(exercise_id):
+    """`# %%` cell markers (jupytext's percent format): cells in VS Code and Jupyter."""
+    exercise = by_id(exercise_id)
+    text = exercise.exercise_path.read_text()
+    assert text.count("\n# %%") >= 2, "split the file into cells with `# %%` markers"

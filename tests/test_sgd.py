@@ -64,3 +64,11 @@ def test_same_seed_same_metrics(exercise_id, solution_run, tmp_path):
     exercise = COURSE.get(exercise_id)
     again = checker.run_checks(exercise, exercise.solution_path, output_dir=tmp_path, quiet=True)
     assert again.metrics == first.metrics
+
+
+def test_tensorboard_logs_are_written_when_asked(tmp_path):
+    exercise = COURSE.get("sgd/binary_classif")
+    checker.run_checks(exercise, exercise.solution_path, output_dir=tmp_path, quiet=True,
+                       extra_args=("--tensorboard", "--epochs", "2"))
+    events = list((tmp_path / "tensorboard" / "train").glob("events.out.tfevents.*"))
+    assert len(events) == 1 and events[0].stat().st_size > 0

@@ -1,0 +1,154 @@
+"""The student command line, driven end to end as a student would, in a temporary copy of the
+repository (its own git history, its own progress file)."""
+
+import dataclasses
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from seminar import commands, manifest
+
+REPO_ROOT = manifest.REPO_ROOT
+EXERCISE = "intro/hello_world"  # the quickest exercise: the CLI is under test here, not training
+IGNORED = shutil.ignore_patterns(".git", ".venv", "outputs", "__pycache__", ".pytest_cache",
+                                 "*.egg-info", ".seminar-progress.json", "*.bak-*")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A copy of the repository with the skeletons as committed, in a git repository of its own."""
+    copy = tmp_path_factory.mktemp("student") / "seminar"
+    shutil.copytree(REPO_ROOT, copy, ignore=IGNORED)
+    git = ["git", "-C", str(copy), "-c", "user.name=student", "-c", "user.email=student@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "seminar"], check=True)
+    return copy
+
+
+def seminar(repo: pathlib.Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """Run ``python -m seminar ARGS`` in the copy, the way a student types it."""
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    return subprocess.run([sys.executable, "-m", "seminar", *args], cwd=repo, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=600)
+
+
+def exo_path(repo):
+    return repo / f"{EXERCISE}_exo.py"
+
+
+def test_the_copy_is_what_runs(repo):
+    result = subprocess.run([sys.executable, "-c", "import seminar.manifest as m; print(m.REPO_ROOT)"],
+                            cwd=repo, env=dict(os.environ, PYTHONPATH=str(repo)), capture_output=True,
+                            text=True, check=True)
+    assert pathlib.Path(result.stdout.strip()) == repo
+
+
+def test_student_loop_end_to_end(repo):
+    exercise = manifest.load().get(EXERCISE)
+    exo = exo_path(repo)
+    skeleton_text = exo.read_text()
+
+    # 1. The unfilled skeleton: the TODO's function and the first hint, no traceback, exit 1.
+    unfilled = seminar(repo, "check", EXERCISE)
+    assert unfilled.returncode == 1, unfilled.stdout + unfilled.stderr
+    assert "Not done yet: TODO in " in unfilled.stdout
+    assert f"Hint 1: {exercise.hints[0]}" in unfilled.stdout
+    assert "Traceback" not in unfilled.stdout + unfilled.stderr
+    assert unfilled.stdout.rstrip().endswith(f"FAIL {EXERCISE}")
+
+    # 2. A planted bug: a traceback cut to the student's own file and line, with the message.
+    solution_text = (repo / exercise.solution).read_text()
+    bug_line = '    return tf.constant("Hello, TensorFlow!")'
+    assert bug_line in solution_text
+    exo.write_text(solution_text.replace(bug_line, '    return tf.constant("Hello, TensorFlow!") + 1'))
+    buggy = seminar(repo, "check", EXERCISE)
+    assert buggy.returncode == 1
+    planted = exo.read_text().splitlines().index('    return tf.constant("Hello, TensorFlow!") + 1') + 1
+    assert "Your code raised an error" in buggy.stdout
+    assert f'{exo}", line {planted}' in buggy.stdout
+    assert "site-packages" not in buggy.stdout, "frames inside TensorFlow are cut"
+    assert "in greeting" in buggy.stdout
+
+    # 3. Filled with the solution's code: PASS, exit 0, ticked in `list`.
+    exo.write_text(solution_text)
+    filled = seminar(repo, "check", EXERCISE)
+    assert filled.returncode == 0, filled.stdout + filled.stderr
+    assert "[ok ] fraction_correct = 1" in filled.stdout
+    assert filled.stdout.rstrip().endswith(f"PASS {EXERCISE}")
+    listing = seminar(repo, "list")
+    assert listing.returncode == 0
+    line = next(l for l in listing.stdout.splitlines() if f" {EXERCISE} " in l)
+    assert line.strip().startswith("[x]") and "passing" in line
+    total = len(manifest.load().exercises)
+    assert f"1/{total} exercises passing" in listing.stdout
+
+    # 4. `check` with no id now picks the next exercise that is not passing.
+    next_one = manifest.load().exercises[1].id
+    assert seminar(repo, "check").stdout.startswith(f"Checking {next_one}")
+
+    # 5. `reset` asks first, does nothing on "no", and keeps a backup on "yes".
+    declined = seminar(repo, "reset", EXERCISE, stdin="n\n")
+    assert declined.returncode == 1 and exo.read_text() == solution_text
+    accepted = seminar(repo, "reset", EXERCISE, stdin="y\n")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert exo.read_text() == skeleton_text
+    backups = list(exo.parent.glob(exo.name + ".bak-*"))
+    assert len(backups) == 1 and backups[0].read_text() == solution_text
+    after = seminar(repo, "list")
+    assert f"0/{total} exercises passing" in after.stdout
+
+
+def test_hints_come_one_at_a_time_and_stop_at_the_last(repo):
+    exercise = manifest.load().get("sgd/linear_regression")
+    seen = []
+    for _ in range(len(exercise.hints) + 1):
+        result = seminar(repo, "hint", exercise.id)
+        assert result.returncode == 0
+        seen.append(result.stdout)
+    for number, hint in enumerate(exercise.hints, 1):
+        assert f"Hint {number}/{len(exercise.hints)} for {exercise.id}: {hint}" in seen[number - 1]
+    assert "(that was the last hint)" in seen[-1] and f"Hint {len(exercise.hints)}/" in seen[-1]
+    solution_code = "tf.linalg.solve(gram, moment)"
+    assert all(solution_code not in text for text in seen), "a hint never is the solution"
+
+
+def test_unknown_exercise_and_bad_usage_exit_non_zero(repo):
+    unknown = seminar(repo, "hint", "sgd/nope")
+    assert unknown.returncode == 2 and "unknown exercise 'sgd/nope'" in unknown.stderr
+    assert seminar(repo, "frobnicate").returncode == 2
+
+
+def test_build_never_overwrites_a_students_work(repo):
+    exo = repo / "sgd" / "binary_classif_exo.py"
+    edited = exo.read_text() + "\n# my notes\n"
+    exo.write_text(edited)
+    result = seminar(repo, "build")
+    assert result.returncode == 1 and "left alone: sgd/binary_classif_exo.py" in result.stdout
+    assert exo.read_text() == edited
+    check_only = seminar(repo, "build", "--check")
+    assert check_only.returncode == 1 and "out of date: sgd/binary_classif_exo.py" in check_only.stdout
+
+
+def test_watch_checks_again_when_the_file_is_saved(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(commands, "PROGRESS_PATH", tmp_path / "progress.json")
+    original = manifest.load().get(EXERCISE)
+    copy = tmp_path / original.exercise_path.name
+    shutil.copy(original.exercise_path, copy)
+    exercise = dataclasses.replace(original, exercise=str(copy))  # an absolute path wins over the root
+    saves = []
+
+    def fake_sleep(seconds):  # the student saves the file while watch waits
+        saves.append(seconds)
+        stat = copy.stat()
+        os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+
+    status = commands.watch(exercise, max_runs=2, sleep=fake_sleep)
+    out = capsys.readouterr().out
+    assert status == 1 and out.count(f"Checking {EXERCISE}: {copy}") == 2 and len(saves) == 1
+    assert "Not done yet: TODO in" in out
+    assert copy.read_text() == original.exercise_path.read_text(), "watch never writes the file"
