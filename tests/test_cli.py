@@ -4,6 +4,7 @@ repository (its own git history, its own progress file)."""
 import dataclasses
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,12 @@ def test_student_loop_end_to_end(repo):
     assert f'{exo}", line {planted}' in buggy.stdout
     assert "site-packages" not in buggy.stdout, "frames inside TensorFlow are cut"
     assert "in greeting" in buggy.stdout
+
+    # 2b. --pdb opens the debugger on that very line (ipdb reads its commands from stdin here).
+    debugged = seminar(repo, "check", EXERCISE, "--pdb", stdin="ll\nq\n")
+    screen = re.sub(r"\x1b\[[0-9;]*m", "", debugged.stdout)  # drop ipdb's colours
+    assert f"> {exo}({planted})greeting()" in screen
+    assert debugged.returncode == 1
 
     # 3. Filled with the solution's code: PASS, exit 0, ticked in `list`.
     exo.write_text(solution_text)
