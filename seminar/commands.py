@@ -274,6 +274,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     quiet_tensorflow_import()
     module = checker.load_module(exercise.solution_path)
     argv = list(args.script_args)
+    if not args.no_show and "--show" not in argv:
+        argv.append("--show")  # in front of the room the plots open on screen
     metrics = module.main(argv)
     results = checker.evaluate(exercise, metrics, full="--fast" not in argv)
     print(f"\n{exercise.id} ({'fast' if '--fast' in argv else 'full'} run):")
@@ -378,8 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     hint.add_argument("id")
     hint.set_defaults(func=cmd_hint)
 
-    run = commands.add_parser("run", help="run a solution (instructor); flags after the id go to the script")
+    run = commands.add_parser("run", help="run a solution with its plots on screen (instructor); "
+                                          "flags after the id go to the script")
     run.add_argument("id")
+    run.add_argument("--no-show", action="store_true", help="write the plots without opening them")
     run.add_argument("script_args", nargs=argparse.REMAINDER, help="e.g. --show --epochs 5")
     run.set_defaults(func=cmd_run)
 

@@ -159,3 +159,11 @@ def test_watch_checks_again_when_the_file_is_saved(tmp_path, monkeypatch, capsys
     assert status == 1 and out.count(f"Checking {EXERCISE}: {copy}") == 2 and len(saves) == 1
     assert "Not done yet: TODO in" in out
     assert copy.read_text() == original.exercise_path.read_text(), "watch never writes the file"
+
+
+def test_tensorflow_defaults_yield_to_the_users_settings(repo):
+    code = "import os, seminar; print(os.environ['TF_ENABLE_ONEDNN_OPTS'], os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    env = dict(os.environ, PYTHONPATH=str(repo), TF_CPP_MIN_LOG_LEVEL="1")
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert shown.stdout.split() == ["1", "1"]
