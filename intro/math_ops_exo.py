@@ -80,17 +80,12 @@ def main(argv=None) -> dict:
         "A^T B": (product, a_np.T @ b_np, tf.float32),
         "sum(A * B)": (total, float((a_np * b_np).sum()), tf.float32),
     }
-    correct = 0
-    for name, (value, expected, dtype) in results.items():
-        ok = value.dtype == dtype and np.array_equal(value.numpy(), expected)
-        correct += ok
-        runtime.say(args, f"{'ok ' if ok else 'BAD'} {name} = {value.numpy().tolist()} "
-                          f"({value.dtype.name}; expected {np.asarray(expected).tolist()})")
+    fraction_correct = runtime.fraction_exact(args, results)
 
     concrete = matrix_graph.get_concrete_function()
     schema = plots.draw_graph(concrete, args, "graph_schema.png", "A^T B and sum(A * B): the traced graph")
     runtime.say(args, f"graph schema written to {schema}")
-    return {"fraction_correct": correct / len(results),
+    return {"fraction_correct": fraction_correct,
             "graph_operations": len(concrete.graph.get_operations())}
 
 

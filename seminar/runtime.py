@@ -136,3 +136,27 @@ def print_metrics(metrics: dict, args: argparse.Namespace | None = None) -> None
         print(f"  {key:<{width}}  {shown}")
     if args is not None:
         print(f"  (plots and logs in {args.output_dir})")
+
+
+def fraction_exact(args: argparse.Namespace, results: dict) -> float:
+    """Compare tensors with their exact expected values and print one line each.
+
+    ``results`` maps a name to ``(tensor, expected value, expected dtype)``. A value that is not a
+    TensorFlow tensor (a Python number, a NumPy array) counts as wrong: the point is to compute it
+    with TensorFlow. Returns the fraction of exact matches.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    correct = 0
+    for name, (value, expected, dtype) in results.items():
+        expected_text = np.asarray(expected).tolist()
+        if not (tf.is_tensor(value) or isinstance(value, tf.Variable)):
+            say(args, f"BAD {name}: expected a TensorFlow tensor, got {type(value).__name__} {value!r}")
+            continue
+        computed = value.numpy()
+        ok = value.dtype == dtype and np.array_equal(computed, expected)
+        correct += ok
+        say(args, f"{'ok ' if ok else 'BAD'} {name} = {np.asarray(computed).tolist()} "
+                  f"({value.dtype.name}; expected {expected_text}, {dtype.name})")
+    return correct / len(results)
