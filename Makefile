@@ -1,6 +1,7 @@
 # Set-up and everyday commands. Each target creates .venv and installs requirements.txt when needed.
 #   make demo       run every solution (fast), plots into outputs/
 #   make test       the test suite (what CI runs)
+#   make benchmark  time the MNIST solutions to their thresholds (minutes; not a test)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -32,6 +33,9 @@ check: $(STAMP)
 
 skeletons: $(STAMP)
 	$(BIN)/python -m seminar build
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/mnist_speed.py
 
 clean:
 	rm -rf outputs .pytest_cache

@@ -101,8 +101,18 @@ def run_checks(exercise: Exercise, path: pathlib.Path, *, seed: int | None = Non
 
 
 def is_unfilled_todo(error: BaseException) -> bool:
-    """True for the ``NotImplementedError`` a skeleton raises where a TODO is not filled in."""
-    return isinstance(error, NotImplementedError) and str(error).startswith("TODO in ")
+    """True for the ``NotImplementedError`` a skeleton raises where a TODO is not filled in (inside
+    a ``tf.function`` TensorFlow prefixes the message with where the trace was, so look anywhere)."""
+    return isinstance(error, NotImplementedError) and "TODO in " in str(error)
+
+
+def todo_text(error: BaseException) -> str:
+    """The skeleton's own message ("TODO in f(): ..."), without TensorFlow's tracing prefix."""
+    message = str(error)
+    start = message.rfind("TODO in ")  # TensorFlow quotes the raising line first
+    if start < 0:
+        return message
+    return message[start:].splitlines()[0].strip()
 
 
 def student_traceback(error: BaseException, path: pathlib.Path) -> str:

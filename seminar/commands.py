@@ -149,7 +149,7 @@ def check_once(exercise: Exercise, path: pathlib.Path, *, seed: int | None = Non
             progress["status"][exercise.id] = "failing"
             write_progress(progress)
         if checker.is_unfilled_todo(error):
-            print(f"\nNot done yet: {error}")
+            print(f"\nNot done yet: {checker.todo_text(error)}")
             print(f"Hint 1: {exercise.hints[0]}")
         elif isinstance(error, DatasetUnavailable):
             print(f"\n{error}")

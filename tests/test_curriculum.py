@@ -119,3 +119,16 @@ def test_files_open_as_notebooks(exercise_id):
     exercise = by_id(exercise_id)
     text = exercise.exercise_path.read_text()
     assert text.count("\n# %%") >= 2, "split the file into cells with `# %%` markers"
+
+
+def test_unfilled_todo_inside_a_tf_function_is_still_recognised():
+    import tensorflow as tf
+
+    @tf.function
+    def train_step(x):
+        raise NotImplementedError("TODO in train_step(): Compute the loss. (for a hint: ...)")
+
+    with pytest.raises(NotImplementedError) as raised:
+        train_step(tf.constant(1.0))
+    assert checker.is_unfilled_todo(raised.value)
+    assert checker.todo_text(raised.value) == "TODO in train_step(): Compute the loss. (for a hint: ...)"
