@@ -100,13 +100,7 @@ def main(argv=None) -> dict:
     model.fit(data.x_train, one_hot, batch_size=args.batch_size, epochs=args.epochs,
               callbacks=callbacks, verbose=0 if args.quiet else 1)
 
-    predicted = vision.predictions(model.predict_on_batch, data.x_test)  # (10000,) classes
-    test_accuracy = float(np.mean(predicted == data.y_test))
-    runtime.say(args, f"test accuracy {test_accuracy:.4f} on {len(data.x_test)} digits "
-                      f"after {clock.train_seconds:.1f} s of training")
-    clock.write_csv()
-    vision.plot_digits(args, data, predicted)
-    vision.plot_curves(args, clock)
+    metrics = vision.test_and_report(args, data, clock, model.predict_on_batch)
     vision.plot_filters(args, model.get_layer("conv1").kernel.numpy(), "conv1_filters.png",
                         "LeNet-5: the 6 filters of the first convolution")
     maps = feature_map_model(model).predict_on_batch(data.x_test[:1])
@@ -114,8 +108,7 @@ def main(argv=None) -> dict:
         raise ValueError(f"feature_map_model must have two outputs (conv1, conv2), got {len(maps)}")
     vision.plot_feature_maps(args, data.as_pixels(data.x_test[:1]),
                              [("conv1", np.asarray(maps[0])[0]), ("conv2", np.asarray(maps[1])[0])])
-    return {"test_accuracy": test_accuracy, "val_accuracy": clock.rows[-1]["val_accuracy"],
-            "final_loss": clock.rows[-1]["loss"], **clock.summary(args.epochs)}
+    return metrics
 
 
 if __name__ == "__main__":

@@ -93,20 +93,13 @@ def main(argv=None) -> dict:
     model.fit(data.x_train, data.y_train, batch_size=args.batch_size, epochs=args.epochs,
               callbacks=callbacks, verbose=0 if args.quiet else 1)
 
-    predicted = vision.predictions(model.predict_on_batch, data.x_test)  # (10000,) classes
-    test_accuracy = float(np.mean(predicted == data.y_test))
-    runtime.say(args, f"test accuracy {test_accuracy:.4f} on {len(data.x_test)} digits "
-                      f"after {clock.train_seconds:.1f} s of training")
-    clock.write_csv()
-    vision.plot_digits(args, data, predicted)
-    vision.plot_curves(args, clock)
+    metrics = vision.test_and_report(args, data, clock, model.predict_on_batch)
     conv = model.get_layer("conv1")
     vision.plot_filters(args, conv.kernel.numpy(), "conv1_filters.png",
                         f"The {conv.filters} filters of the convolution")
     maps = keras.Model(model.inputs, conv.output).predict_on_batch(data.x_test[:1])
     vision.plot_feature_maps(args, data.as_pixels(data.x_test[:1]), [("conv1", np.asarray(maps)[0])])
-    return {"test_accuracy": test_accuracy, "val_accuracy": clock.rows[-1]["val_accuracy"],
-            "final_loss": clock.rows[-1]["loss"], **clock.summary(args.epochs)}
+    return metrics
 
 
 if __name__ == "__main__":

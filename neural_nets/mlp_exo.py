@@ -19,7 +19,6 @@ import seminar  # noqa: F401  (sets TensorFlow's environment defaults: import it
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from seminar import runtime, vision
@@ -124,23 +123,10 @@ def main(argv=None) -> dict:
             losses.append(train_step(images, labels, params, optimizer))
             progress.update(batch, losses)
         epoch_seconds = clock.stop()
-        row = clock.end_epoch(epoch_seconds, loss=vision.mean_of(losses))
-        runtime.say(args, f"  {epoch_seconds:.1f} s, loss {row['loss']:.4f}, "
-                          f"validation accuracy {row['val_accuracy']:.4f}")
-        if writer is not None:
-            with writer.as_default():
-                tf.summary.scalar("loss", row["loss"], step=epoch)
-                tf.summary.scalar("val_accuracy", row["val_accuracy"], step=epoch)
+        vision.end_of_epoch(args, clock, writer, epoch, epoch_seconds, losses)
 
-    predicted = vision.predictions(predict, data.x_test)  # (10000,) classes
-    test_accuracy = float(np.mean(predicted == data.y_test))
-    runtime.say(args, f"test accuracy {test_accuracy:.4f} on {len(data.x_test)} digits "
-                      f"after {clock.train_seconds:.1f} s of training")
-    clock.write_csv()
-    vision.plot_digits(args, data, predicted)
-    vision.plot_curves(args, clock)
-    return {"test_accuracy": test_accuracy, "val_accuracy": clock.rows[-1]["val_accuracy"],
-            "final_loss": clock.rows[-1]["loss"], **clock.summary(args.epochs)}
+    metrics = vision.test_and_report(args, data, clock, predict)
+    return metrics
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from seminar import plots
+from seminar import plots, runtime
 
 NUM_CLASSES = 10
 SIDE = 28
@@ -342,3 +342,33 @@ def plot_feature_maps(args, pixels: np.ndarray, maps: list[tuple[str, np.ndarray
             axes[row, channel].set_title(f"{name} {channel}", fontsize=6)
     fig.suptitle("Feature maps of one test digit")
     return plots.save(fig, args, filename)
+
+
+def end_of_epoch(args, clock: EpochClock, writer, epoch: int, epoch_seconds: float, losses) -> dict:
+    """After a hand-written epoch: record it (validation accuracy, loss), print it, and log it to
+    TensorBoard when ``writer`` is not None. Returns the epoch's row."""
+    import tensorflow as tf
+
+    row = clock.end_epoch(epoch_seconds, loss=mean_of(losses))
+    runtime.say(args, f"  {epoch_seconds:.1f} s, loss {row['loss']:.4f}, "
+                      f"validation accuracy {row['val_accuracy']:.4f}")
+    if writer is not None:
+        with writer.as_default():
+            tf.summary.scalar("loss", row["loss"], step=epoch)
+            tf.summary.scalar("val_accuracy", row["val_accuracy"], step=epoch)
+    return row
+
+
+def test_and_report(args, data: MnistSplits, clock: EpochClock, predict) -> dict:
+    """Measure the trained model once on the 10000 test digits, write the history and the sample
+    and curve pictures, and return the metrics for ``main`` to return."""
+    predicted = predictions(predict, data.x_test)
+    test_accuracy = float(np.mean(predicted == data.y_test))
+    runtime.say(args, f"test accuracy {test_accuracy:.4f} on {len(data.x_test)} digits "
+                      f"after {clock.train_seconds:.1f} s of training")
+    clock.write_csv()
+    plot_digits(args, data, predicted)
+    plot_curves(args, clock)
+    metrics = {"test_accuracy": test_accuracy, "val_accuracy": clock.rows[-1]["val_accuracy"],
+               "final_loss": clock.rows[-1]["loss"], **clock.summary(args.epochs)}
+    return metrics

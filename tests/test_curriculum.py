@@ -3,7 +3,6 @@ agree, every skeleton is generated from its solution and has TODOs, every unfill
 with a NotImplementedError naming its TODO, and every solution reaches its fast thresholds."""
 
 import ast
-import pathlib
 
 import pytest
 

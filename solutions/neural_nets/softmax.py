@@ -143,24 +143,11 @@ def main(argv=None) -> dict:
             step += 1
             progress.update(batch, losses)
         epoch_seconds = clock.stop()
-        row = clock.end_epoch(epoch_seconds, loss=vision.mean_of(losses))
-        runtime.say(args, f"  {epoch_seconds:.1f} s, loss {row['loss']:.4f}, "
-                          f"validation accuracy {row['val_accuracy']:.4f}")
-        if writer is not None:
-            with writer.as_default():
-                tf.summary.scalar("loss", row["loss"], step=epoch)
-                tf.summary.scalar("val_accuracy", row["val_accuracy"], step=epoch)
+        vision.end_of_epoch(args, clock, writer, epoch, epoch_seconds, losses)
 
-    predicted = vision.predictions(predict, data.x_test)  # (10000,) classes
-    test_accuracy = float(np.mean(predicted == data.y_test))
-    runtime.say(args, f"test accuracy {test_accuracy:.4f} on {len(data.x_test)} digits "
-                      f"after {clock.train_seconds:.1f} s of training")
-    clock.write_csv()
-    vision.plot_digits(args, data, predicted)
-    vision.plot_curves(args, clock)
+    metrics = vision.test_and_report(args, data, clock, predict)
     plot_weights(args, weights.numpy())
-    return {"test_accuracy": test_accuracy, "val_accuracy": clock.rows[-1]["val_accuracy"],
-            "final_loss": clock.rows[-1]["loss"], **clock.summary(args.epochs)}
+    return metrics
 
 
 if __name__ == "__main__":
