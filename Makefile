@@ -2,12 +2,13 @@
 #   make demo       run every solution (fast), plots into outputs/
 #   make test       the test suite (what CI runs)
 #   make benchmark  time the MNIST solutions to their thresholds (minutes; not a test)
+#   make seeds      every solution on seeds 0-19 (fast) and 0-4 (full): tables in benchmarks/seeds (an hour or more; not in CI)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo full-demo test check list skeletons benchmark clean
+.PHONY: install demo full-demo test check list skeletons benchmark seeds clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,11 @@ skeletons: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/mnist_speed.py
+
+SEEDS_DIR ?= benchmarks/seeds
+seeds: $(STAMP)
+	$(BIN)/python -m seminar seeds --seeds 0-19 --csv-dir $(SEEDS_DIR) $(IDS)
+	$(BIN)/python -m seminar seeds --full --seeds 0-4 --csv-dir $(SEEDS_DIR) $(IDS)
 
 clean:
 	rm -rf outputs .pytest_cache

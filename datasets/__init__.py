@@ -7,6 +7,7 @@ Environment variables: ``SEMINAR_DATA_DIR`` names a folder of ready files (a USB
 ``SEMINAR_CACHE_DIR`` moves the cache (default ``~/.cache/tf-seminar``).
 """
 
-from datasets._download import DatasetUnavailable, HashMismatch, cache_dir, data_dir
+from datasets._download import (DatasetUnavailable, FolderNotWritable, HashMismatch, cache_dir,
+                                data_dir)
 
-__all__ = ["DatasetUnavailable", "HashMismatch", "cache_dir", "data_dir"]
+__all__ = ["DatasetUnavailable", "FolderNotWritable", "HashMismatch", "cache_dir", "data_dir"]

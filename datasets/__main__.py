@@ -3,6 +3,9 @@
     python -m datasets fetch mnist             # into the cache
     python -m datasets fetch mnist --to DIR    # also copy the verified file into DIR
     python -m datasets where                   # print the cache and data folders
+
+Exit status: 0 done; 1 no verified copy could be had (the message says what was tried); 2 a folder
+the data should go into (``--to DIR``, the cache) cannot be created or written.
 """
 
 import argparse
@@ -30,8 +33,14 @@ def main(argv=None) -> int:
         return 0
     try:
         path = DATASETS[args.name](args.to)
+    except _download.FolderNotWritable as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
     except _download.DatasetUnavailable as error:
         print(error, file=sys.stderr)
+        return 1
+    except OSError as error:  # anything unforeseen still gets one line, not a traceback
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 1
     print(f"{args.name}: verified copy at {path}")
     if args.to is not None:

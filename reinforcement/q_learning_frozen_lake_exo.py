@@ -356,13 +356,14 @@ def plot_success(args, curves: dict, optimum: float, final: dict):
 
 def main(argv=None) -> dict:
     parser = runtime.make_parser(__file__, __doc__)
-    parser.add_argument("--steps", type=int, default=None,
+    parser.add_argument("--steps", type=runtime.positive_int, default=None,
                         help=f"steps of the {NUM_ENVS} lakes (default {STEPS}, {STEPS_FAST} with --fast)")
-    parser.add_argument("--eval-episodes", type=int, default=None,
+    parser.add_argument("--eval-episodes", type=runtime.positive_int, default=None,
                         help=f"episodes to measure success (default {EVAL_EPISODES}, {EVAL_EPISODES_FAST} with --fast)")
     args = runtime.parse_args(parser, argv)
-    steps = args.steps or (STEPS_FAST if args.fast else STEPS)
-    episodes = args.eval_episodes or (EVAL_EPISODES_FAST if args.fast else EVAL_EPISODES)
+    steps = args.steps if args.steps is not None else (STEPS_FAST if args.fast else STEPS)
+    episodes = (args.eval_episodes if args.eval_episodes is not None
+                else EVAL_EPISODES_FAST if args.fast else EVAL_EPISODES)
     rng = np.random.default_rng(args.seed)
 
     slippery_model = lake_model(slippery=True)
@@ -407,6 +408,9 @@ def main(argv=None) -> dict:
         "optimal_success": float(optimum[0]),
         "optimal_success_no_limit": float(optimum_no_limit[0]),
         "eval_episodes": episodes,
+        # The evidence: the checker computes these policies' exact chances of success itself.
+        "greedy_policy": policy,
+        "non_slippery_policy": calm_policy,
     }
 
 

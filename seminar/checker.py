@@ -11,9 +11,11 @@ import importlib.util
 import pathlib
 import sys
 import tempfile
+import time
 import traceback
 import types
 
+from seminar import measures
 from seminar.manifest import Check, Exercise
 
 _loaded = 0
@@ -47,40 +49,82 @@ class CheckResult:
     value: float | None  # None when the metric is missing from what main returned
     passed: bool
     full: bool
+    reported: float | None = None  # main()'s own number, when the checker measured the value itself
 
     def line(self) -> str:
         op, threshold = self.check.bound(self.full)
         if self.value is None:
-            return f"{self.check.metric}: missing from the metrics main() returned"
+            return f"[FAIL] {self.check.metric}: missing from the metrics main() returned"
         mark = "ok " if self.passed else "FAIL"
-        return f"[{mark}] {self.check.metric} = {self.value:.4g} (needs {op} {threshold:g})"
+        text = f"[{mark}] {self.check.metric} = {self.value:.4g} (needs {op} {threshold:g})"
+        if self.check.measure:
+            text += ", measured by the checker"
+            if self.reported is not None and not _close(self.reported, self.value):
+                text += f" (main() reported {self.reported:.4g})"
+        return text
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
 
 
 @dataclasses.dataclass
 class RunResult:
     exercise: Exercise
     path: pathlib.Path
-    metrics: dict
+    metrics: dict  # the plain numbers main() returned
     results: list[CheckResult]
+    seconds: float = float("nan")  # main()'s wall time, TensorFlow already loaded
 
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
 
 
-def evaluate(exercise: Exercise, metrics: dict, full: bool = False) -> list[CheckResult]:
-    """Compare ``metrics`` with the exercise's thresholds (fast or full)."""
+def _as_number(value) -> float | None:
+    """A metric as a float; None for a missing or non-numeric value (which then fails its check)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def numeric_metrics(metrics: dict) -> dict[str, float]:
+    """The plain numbers among what ``main()`` returned (not the evidence: arrays, models)."""
+    numbers = {}
+    for key, value in metrics.items():
+        scalar = isinstance(value, (int, float)) or getattr(value, "shape", None) == ()
+        if scalar and not isinstance(value, bool) and _as_number(value) is not None:
+            numbers[key] = _as_number(value)
+    return numbers
+
+
+def evaluate(exercise: Exercise, metrics: dict, full: bool = False,
+             measured: dict[str, float] | None = None) -> list[CheckResult]:
+    """Compare the metrics with the exercise's thresholds (fast or full). A metric in ``measured``
+    (computed by the checker from the evidence main() returned) is judged on that value; NaN fails."""
     if not isinstance(metrics, dict):
         raise TypeError(f"main() must return a dict of metrics, got {type(metrics).__name__}")
+    measured = measured or {}
     results = []
     for check in exercise.checks:
-        value = metrics.get(check.metric)
+        reported = _as_number(metrics.get(check.metric))
+        value = measured.get(check.metric, None if check.measure else reported)
         if value is None:
-            results.append(CheckResult(check, None, False, full))
+            results.append(CheckResult(check, None, False, full, reported))
             continue
-        value = float(value)
-        results.append(CheckResult(check, value, check.passes(value, full), full))
+        results.append(CheckResult(check, value, check.passes(value, full), full, reported))
     return results
+
+
+def measure_checks(exercise: Exercise, module: types.ModuleType, metrics: dict, seed: int,
+                   full: bool) -> dict[str, float]:
+    """Run the measures the exercise's checks name (see :mod:`seminar.measures`)."""
+    if not isinstance(metrics, dict):
+        raise TypeError(f"main() must return a dict of metrics, got {type(metrics).__name__}")
+    context = measures.Context(module=module, metrics=metrics, seed=seed, full=full)
+    return {check.metric: measures.run(check.measure, context)
+            for check in exercise.checks if check.measure}
 
 
 def run_checks(exercise: Exercise, path: pathlib.Path, *, seed: int | None = None,
@@ -96,8 +140,12 @@ def run_checks(exercise: Exercise, path: pathlib.Path, *, seed: int | None = Non
         argv += ["--seed", str(seed), "--output-dir", str(out), *extra_args]
         if quiet:
             argv.append("--quiet")
+        started = time.perf_counter()
         metrics = module.main(argv)
-    return RunResult(exercise, pathlib.Path(path), metrics, evaluate(exercise, metrics, full))
+        seconds = time.perf_counter() - started
+        measured = measure_checks(exercise, module, metrics, seed, full)
+    return RunResult(exercise, pathlib.Path(path), numeric_metrics(metrics),
+                     evaluate(exercise, metrics, full, measured), seconds)
 
 
 def is_unfilled_todo(error: BaseException) -> bool:
@@ -122,3 +170,18 @@ def student_traceback(error: BaseException, path: pathlib.Path) -> str:
     own = [f for f in frames if pathlib.Path(f.filename).resolve() == path]
     shown = traceback.StackSummary.from_list(own or frames).format()
     return "".join(shown) + "".join(traceback.format_exception_only(type(error), error))
+
+
+def traceback_at_student_frame(error: BaseException, path: pathlib.Path):
+    """The error's traceback cut after the last frame in the student's file, so that a debugger
+    opens on the student's failing line rather than deep inside TensorFlow."""
+    path = pathlib.Path(path).resolve()
+    last_own = None
+    entry = error.__traceback__
+    while entry is not None:
+        if pathlib.Path(entry.tb_frame.f_code.co_filename).resolve() == path:
+            last_own = entry
+        entry = entry.tb_next
+    if last_own is not None:
+        last_own.tb_next = None
+    return error.__traceback__

@@ -7,6 +7,7 @@
     run ID          run the solution (for the instructor), with progress and plots
     demo [ID...]    run every solution's fast mode, plots into outputs/ (the README's first command)
     reset ID        restore the original skeleton (asks first; your file is kept as a backup)
+    seeds [ID...]   run solutions (or your file) on many seeds: a table, also written as CSV
     build           regenerate the skeletons from the solutions (for maintainers)
 """
 
@@ -23,35 +24,171 @@ import sys
 import tempfile
 import time
 
-from datasets import DatasetUnavailable
-from seminar import checker, runtime, skeleton
+from seminar import checker, isolation, runtime, skeleton, sweep
 from seminar.manifest import REPO_ROOT, Exercise, ManifestError, load
 
 PROGRESS_PATH = REPO_ROOT / ".seminar-progress.json"
+STATUSES = ("passing", "failing")
 
 
 # ---------------------------------------------------------------- progress file
+#
+# Several commands may run at once (a `watch` in one terminal, a `check` or `hint` in another), so
+# every change goes through update_progress: read, change and write under an exclusive lock on a
+# file beside the progress file, the write itself atomic. The lock is held for milliseconds, never
+# while an exercise runs.
+
+try:  # POSIX
+    import fcntl
+    msvcrt = None
+except ModuleNotFoundError:  # Windows
+    import msvcrt
+    fcntl = None
+
+_warned: set[str] = set()  # each warning once per process, not once per read
+
+
+def _warn(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _empty_progress() -> dict:
+    return {"status": {}, "hints_seen": {}}
+
+
+def _is_valid_progress(data) -> bool:
+    """True for what write_progress writes: an object whose "status" maps ids to "passing" or
+    "failing" and whose "hints_seen" maps ids to counts >= 0 (either may be missing)."""
+    if not isinstance(data, dict):
+        return False
+    status, hints = data.get("status", {}), data.get("hints_seen", {})
+    return (isinstance(status, dict) and isinstance(hints, dict)
+            and all(isinstance(k, str) and v in STATUSES for k, v in status.items())
+            and all(isinstance(k, str) and type(v) is int and v >= 0 for k, v in hints.items()))
 
 
 def read_progress(path: pathlib.Path | None = None) -> dict:
-    """The student's ticks and hint counters; a missing or damaged file is an empty one."""
+    """The student's ticks and hint counters. A missing file is an empty one; so is a damaged one
+    (not JSON, or not the shape written here), with a warning: a bad file must not stop every
+    command until someone finds and deletes it. The next update replaces it."""
     path = path or PROGRESS_PATH
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"status": {}, "hints_seen": {}}
+        raw = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):  # no progress yet
+        return _empty_progress()
+    except OSError as error:
+        _warn(f"cannot read your progress in {_shown(path)} ({error.strerror or error}); "
+              f"starting from none")
+        return _empty_progress()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        data = None
+    if not _is_valid_progress(data):
+        _warn(f"{_shown(path)} is damaged; your progress counts as empty and the file is "
+              f"replaced at the next check, hint or reset")
+        return _empty_progress()
     data.setdefault("status", {})
     data.setdefault("hints_seen", {})
     return data
 
 
-def write_progress(data: dict, path: pathlib.Path | None = None) -> None:
-    """Write atomically, so an interrupted write never leaves half a file."""
+def write_progress(data: dict, path: pathlib.Path | None = None) -> bool:
+    """Write atomically (a temporary file, then a rename), so an interrupted write never leaves
+    half a file. Returns False, after a one-line warning, when the file cannot be written (a
+    read-only repository, a full disk): losing a tick must not hide a check's verdict."""
     path = path or PROGRESS_PATH
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".progress-", delete=False,
-                                     encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=True)
-    os.replace(handle.name, path)
+    temporary = None
+    try:
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".progress-", suffix=".tmp",
+                                         delete=False, encoding="utf-8") as handle:
+            temporary = handle.name
+            json.dump(data, handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        _warn(f"your progress was not saved: cannot write {_shown(path)} "
+              f"({error.strerror or error})")
+        return False
+    return True
+
+
+def _lock_file(handle) -> None:
+    """Block until this process holds the exclusive lock on the open file ``handle``."""
+    if fcntl is not None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        return
+    handle.seek(0)
+    for attempt in range(6):  # Windows: LK_LOCK gives up after about 10 seconds; a minute in all
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+            return
+        except OSError:
+            if attempt == 5:
+                raise
+
+
+def _unlock_file(handle) -> None:
+    if fcntl is not None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    else:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+
+@contextlib.contextmanager
+def progress_lock(path: pathlib.Path | None = None):
+    """Hold the exclusive lock on the progress file ``path`` (through ``PATH.lock`` beside it: the
+    progress file itself is replaced at each write, so it cannot carry the lock). Yields True, or
+    False after a warning when the lock file cannot be opened (a read-only repository): the
+    caller then works unlocked, which is all one can do there."""
+    path = path or PROGRESS_PATH
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        handle = open(lock_path, "a+b")
+    except OSError as error:
+        _warn(f"your progress will not be saved: cannot write {_shown(lock_path)} "
+              f"({error.strerror or error})")
+        yield False
+        return
+    with handle:
+        try:
+            _lock_file(handle)
+        except OSError as error:  # a file system without locks: better unlocked than nothing
+            _warn(f"cannot lock {_shown(lock_path)} ({error.strerror or error}); commands "
+                  f"running at the same time may lose each other's progress")
+            yield True
+            return
+        try:
+            yield True
+        finally:
+            _unlock_file(handle)
+
+
+def update_progress(change, path: pathlib.Path | None = None) -> dict:
+    """Apply ``change(progress)`` (it edits the dict in place) to the progress file, read, changed
+    and written under the lock, so that two commands running at once never lose each other's
+    update. Returns the changed progress, also when it could not be saved (after a warning)."""
+    path = path or PROGRESS_PATH
+    with progress_lock(path) as locked:
+        progress = read_progress(path)
+        change(progress)
+        if locked:
+            write_progress(progress, path)
+    return progress
+
+
+def record_status(exercise_id: str, status: str, path: pathlib.Path | None = None) -> None:
+    """Record an exercise's check verdict, "passing" or "failing", in the progress file."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
+    update_progress(lambda progress: progress["status"].__setitem__(exercise_id, status), path)
 
 
 def _shown(path: pathlib.Path) -> str:
@@ -64,24 +201,6 @@ def _shown(path: pathlib.Path) -> str:
 
 def status_of(exercise: Exercise, progress: dict) -> str:
     return progress["status"].get(exercise.id, "not started")
-
-
-def quiet_tensorflow_import() -> None:
-    """Import TensorFlow with the C-level stderr silenced: it prints a few lines of start-up notices
-    that no environment variable can turn off and that bury the one line a student needs.
-    ``TF_CPP_MIN_LOG_LEVEL=0`` keeps them. Python errors are raised as usual."""
-    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3") == "0":
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            with contextlib.suppress(ImportError):
-                import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 # ---------------------------------------------------------------- commands
@@ -119,58 +238,37 @@ def _chosen_exercise(exercise_id: str | None) -> Exercise | None:
     return load().get(exercise_id) if exercise_id else _next_exercise(read_progress())
 
 
-def _stop_at_student_frame(error: BaseException, path: pathlib.Path):
-    """The traceback cut after the last frame in the student's file, so that the debugger opens on
-    the student's failing line rather than deep inside TensorFlow."""
-    traceback = error.__traceback__
-    path = path.resolve()
-    last_own = None
-    entry = traceback
-    while entry is not None:
-        if pathlib.Path(entry.tb_frame.f_code.co_filename).resolve() == path:
-            last_own = entry
-        entry = entry.tb_next
-    if last_own is not None:
-        last_own.tb_next = None
-    return traceback
+def report_outcome(exercise: Exercise, outcome: isolation.Outcome) -> None:
+    """Print what an isolated run came to, in the student's terms."""
+    if outcome.kind == "ran":
+        for line in outcome.results:
+            print("  " + line.line())
+    elif outcome.kind == "todo":
+        print(f"\nNot done yet: {outcome.message}")
+        print(f"Hint 1: {exercise.hints[0]}")
+    elif outcome.kind == "error":
+        print("\nYour code raised an error:\n")
+        print(outcome.traceback or outcome.message)
+    else:  # dataset, exit, crash, timeout, tensorflow: the message says it all
+        print(f"\n{outcome.message}")
 
 
 def check_once(exercise: Exercise, path: pathlib.Path, *, seed: int | None = None,
-               verbose: bool = False, pdb: bool = False, record: bool = True) -> int:
-    """Check one file against the exercise's thresholds; print one clear verdict; return the exit
-    status (0 pass, 1 fail). ``record`` updates the student's progress file."""
-    progress = read_progress()
+               quiet: bool = False, pdb: bool = False, record: bool = True,
+               time_limit: float | None = None) -> int:
+    """Check one file against the exercise's thresholds in a child process (see
+    :mod:`seminar.isolation`); print one clear verdict; return the exit status (0 pass, 1 fail).
+    ``record`` updates the student's progress file. ``time_limit`` defaults to the exercise's."""
     print(f"Checking {exercise.id}: {_shown(path)}", flush=True)
-    quiet_tensorflow_import()
-    try:
-        result = checker.run_checks(exercise, path, seed=seed, quiet=not verbose)
-    except Exception as error:  # report the student's error, not the harness's
-        if record:
-            progress["status"][exercise.id] = "failing"
-            write_progress(progress)
-        if checker.is_unfilled_todo(error):
-            print(f"\nNot done yet: {checker.todo_text(error)}")
-            print(f"Hint 1: {exercise.hints[0]}")
-        elif isinstance(error, DatasetUnavailable):
-            print(f"\n{error}")
-        else:
-            print("\nYour code raised an error:\n")
-            print(checker.student_traceback(error, path))
-        if pdb:
-            import ipdb
-
-            ipdb.post_mortem(_stop_at_student_frame(error, path))
-        print(f"FAIL {exercise.id}")
-        return 1
-    for line in result.results:
-        print("  " + line.line())
+    limit = exercise.time_limit() if time_limit is None else time_limit
+    outcome = isolation.run(exercise, path, seed=seed, quiet=quiet, pdb=pdb, time_limit=limit)
+    report_outcome(exercise, outcome)
     if record:
-        progress["status"][exercise.id] = "passing" if result.passed else "failing"
-        write_progress(progress)
-    print(("PASS " if result.passed else "FAIL ") + exercise.id)
-    if not result.passed:
+        record_status(exercise.id, "passing" if outcome.passed else "failing")
+    print(("PASS " if outcome.passed else "FAIL ") + exercise.id)
+    if outcome.kind == "ran" and not outcome.passed:
         print(f"Hint: python -m seminar hint {exercise.id}")
-    return 0 if result.passed else 1
+    return 0 if outcome.passed else 1
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -179,8 +277,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("Every exercise passes. Well done!")
         return 0
     path = exercise.solution_path if args.solution else exercise.exercise_path
-    return check_once(exercise, path, seed=args.seed, verbose=args.verbose, pdb=args.pdb,
-                      record=not args.solution)
+    return check_once(exercise, path, seed=args.seed, quiet=args.quiet, pdb=args.pdb,
+                      record=not args.solution, time_limit=args.time_limit)
 
 
 def _modification_time(path: pathlib.Path) -> float | None:
@@ -222,86 +320,175 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return watch(exercise, interval=args.interval, seed=args.seed)
 
 
+def _reason(error: OSError) -> str:
+    """``Permission denied`` rather than ``[Errno 13] Permission denied: '/long/path'``."""
+    return error.strerror or str(error)
+
+
+def _same_text(data: bytes, text: str) -> bool:
+    """Whether a file's bytes hold ``text`` (a file that is not UTF-8 never does). Line endings
+    are ignored: on Windows the skeleton is written with CRLF."""
+    try:
+        return data.decode("utf-8").replace("\r\n", "\n") == text
+    except UnicodeDecodeError:
+        return False
+
+
+def _keep_backup(target: pathlib.Path, data: bytes) -> pathlib.Path:
+    """Write ``data`` (the student's file, as bytes: whatever its encoding, it is kept intact) to
+    ``NAME_exo.py.bak-DATE``, never over an earlier backup: exclusive creation fails instead of
+    overwriting, and the next free ``-1``, ``-2``... is taken."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    counter = 0
+    while True:
+        backup = target.with_name(f"{target.name}.bak-{stamp}" + (f"-{counter}" if counter else ""))
+        counter += 1
+        try:
+            handle = open(backup, "xb")
+        except FileExistsError:
+            continue
+        try:
+            with handle:
+                handle.write(data)
+        except OSError:
+            with contextlib.suppress(OSError):  # a half-written backup would mislead
+                backup.unlink()
+            raise
+        with contextlib.suppress(OSError):
+            shutil.copystat(target, backup)  # the times of the student's last save, for `ls -t`
+        return backup
+
+
 def cmd_reset(args: argparse.Namespace, ask=input) -> int:
-    """Put back the original skeleton, after asking, keeping a backup of the student's file."""
+    """Put back the original skeleton, after asking, keeping a backup of the student's file.
+
+    The skeleton is generated from the solution, as `build` does, rather than taken from git's
+    HEAD: a student who committed their own work would get that work back from HEAD."""
     exercise = load().get(args.id)
     target = exercise.exercise_path
-    original = committed_text(target)
-    if original is None:  # no git: the skeleton is generated from the solution, as committed
+    try:
         original = skeleton.build(exercise.solution_path.read_text(encoding="utf-8"), exercise.id,
                                   exercise.solution)
-    current = target.read_text(encoding="utf-8") if target.exists() else None
-    if current == original:
+    except (OSError, UnicodeDecodeError) as error:
+        reason = _reason(error) if isinstance(error, OSError) else "not UTF-8"
+        print(f"error: cannot read {exercise.solution} ({reason}), from which the skeleton is "
+              f"made: nothing changed. Restore it with: git checkout -- {exercise.solution}",
+              file=sys.stderr)
+        return 1
+    try:
+        current = target.read_bytes()  # bytes: a file that is not UTF-8 is still backed up
+    except FileNotFoundError:
+        current = None
+    except OSError as error:
+        print(f"error: cannot read {exercise.exercise} ({_reason(error)}): nothing changed.",
+              file=sys.stderr)
+        return 1
+    if current is not None and _same_text(current, original):
         print(f"{exercise.exercise} is already the original skeleton: nothing to do.")
         return 0
-    backup = target.with_name(f"{target.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}")
     if not args.yes:
-        answer = ask(f"Replace {exercise.exercise} with the original skeleton? Your file is first "
-                     f"copied to {backup.name}. [y/N] ")
+        question = (f"Replace {exercise.exercise} with the original skeleton? Your file is first "
+                    f"copied to {target.name}.bak-DATE. [y/N] ")
+        try:
+            answer = ask(question)
+        except (EOFError, RuntimeError):  # no terminal to answer on (stdin empty, closed, /dev/null)
+            print()
+            print(f"error: no answer, as there is no terminal to ask on: nothing changed. To reset "
+                  f"without being asked: python -m seminar reset {exercise.id} --yes",
+                  file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\nNothing changed.")
+            return 1
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing changed.")
             return 1
     if current is not None:
-        counter = 1
-        while backup.exists():  # never overwrite an earlier backup
-            backup = target.with_name(f"{target.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}-{counter}")
-            counter += 1
-        shutil.copy2(target, backup)
+        try:
+            backup = _keep_backup(target, current)
+        except OSError as error:
+            print(f"error: cannot write a backup of your file in {_shown(target.parent)} "
+                  f"({_reason(error)}): nothing changed. Make the folder writable, or move your "
+                  f"file elsewhere yourself, then reset again.", file=sys.stderr)
+            return 1
         print(f"Your file is kept as {_shown(backup)}")
-    target.write_text(original, encoding="utf-8")
-    progress = read_progress()
-    progress["status"].pop(exercise.id, None)
-    write_progress(progress)
+    try:
+        target.write_text(original, encoding="utf-8")
+    except OSError as error:
+        kept = " (your file is safe in the backup above)" if current is not None else ""
+        print(f"error: cannot write {exercise.exercise} ({_reason(error)}){kept}. Make it "
+              f"writable, then reset again.", file=sys.stderr)
+        return 1
+    update_progress(lambda progress: progress["status"].pop(exercise.id, None))
     print(f"{exercise.exercise} is the original skeleton again.")
     return 0
 
 
 def cmd_hint(args: argparse.Namespace) -> int:
     exercise = load().get(args.id)
-    progress = read_progress()
-    seen = progress["hints_seen"].get(exercise.id, 0)
-    index = min(seen, len(exercise.hints) - 1)
+    last = len(exercise.hints) - 1
+
+    def one_more(progress: dict) -> None:  # under the lock: two `hint`s at once give two hints
+        seen = progress["hints_seen"].get(exercise.id, 0)
+        progress["hints_seen"][exercise.id] = min(seen, last) + 1
+
+    index = update_progress(one_more)["hints_seen"][exercise.id] - 1
     print(f"Hint {index + 1}/{len(exercise.hints)} for {exercise.id}: {exercise.hints[index]}")
-    if index + 1 == len(exercise.hints):
+    if index == last:
         print("(that was the last hint)")
-    progress["hints_seen"][exercise.id] = index + 1
-    write_progress(progress)
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Run a solution in front of the room: its progress, its plots on screen, its verdict."""
     exercise = load().get(args.id)
-    quiet_tensorflow_import()
-    module = checker.load_module(exercise.solution_path)
     argv = list(args.script_args)
     if not args.no_show and "--show" not in argv:
         argv.append("--show")  # in front of the room the plots open on screen
-    metrics = module.main(argv)
-    results = checker.evaluate(exercise, metrics, full="--fast" not in argv)
-    print(f"\n{exercise.id} ({'fast' if '--fast' in argv else 'full'} run):")
-    for line in results:
-        print("  " + line.line())
-    return 0 if all(r.passed for r in results) else 1
+    full = "--fast" not in argv
+    output_dir = runtime.default_output_dir(exercise.id)
+    outcome = isolation.run(exercise, exercise.solution_path, full=full, output_dir=output_dir,
+                            quiet=False, extra_args=tuple(argv))
+    print(f"\n{exercise.id} ({'full' if full else 'fast'} run):")
+    report_outcome(exercise, outcome)
+    return 0 if outcome.passed else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Run every solution (fast unless --full) with plots into outputs/, and print a summary."""
+    """Run every solution (fast unless --full) with plots into outputs/, and print a summary. Each
+    runs in its own process: one that fails does not stop the others."""
     manifest = load()
     exercises = [manifest.get(i) for i in args.ids] if args.ids else list(manifest.exercises)
     rows = []
-    quiet_tensorflow_import()
     for number, exercise in enumerate(exercises, 1):
         print(f"\n=== [{number}/{len(exercises)}] {exercise.id}: {exercise.title}", flush=True)
         output_dir = runtime.default_output_dir(exercise.id)
-        result = checker.run_checks(exercise, exercise.solution_path, full=args.full,
-                                    output_dir=output_dir, quiet=args.quiet)
-        for line in result.results:
-            print("  " + line.line())
-        rows.append((exercise.id, result.passed, output_dir))
+        outcome = isolation.run(exercise, exercise.solution_path, full=args.full,
+                                output_dir=output_dir, quiet=args.quiet)
+        report_outcome(exercise, outcome)
+        rows.append((exercise.id, outcome.passed, output_dir))
     print("\nSummary (" + ("full" if args.full else "fast") + " runs):")
     for exercise_id, passed, output_dir in rows:
         print(f"  {'PASS' if passed else 'FAIL'}  {exercise_id:<38} plots: {output_dir}")
     return 0 if all(passed for _, passed, _ in rows) else 1
+
+
+def cmd_seeds(args: argparse.Namespace) -> int:
+    manifest = load()
+    exercises = [manifest.get(i) for i in args.ids] if args.ids else list(manifest.exercises)
+    try:
+        seeds = sweep.parse_seeds(args.seeds)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failures = 0
+    for exercise in exercises:
+        table = sweep.sweep(exercise, seeds, full=args.full, student=args.exo, jobs=args.jobs,
+                            time_limit=args.time_limit)
+        failures += table.failures
+        csv_path = sweep.write_csv(table, args.csv_dir or sweep.default_csv_dir())
+        print(f"table written to {_shown(csv_path)}\n", flush=True)
+    return 0 if failures == 0 else 1
 
 
 def committed_text(path: pathlib.Path) -> str | None:
@@ -359,16 +546,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="check your exercise against its threshold")
     check.add_argument("id", nargs="?", help="e.g. sgd/linear_regression (default: the next one not passing)")
-    check.add_argument("--seed", type=int, default=None, help="seed (default: the manifest's test seed)")
+    check.add_argument("--seed", type=runtime.non_negative_int, default=None,
+                       help="seed (default: the manifest's test seed)")
     check.add_argument("--pdb", action="store_true", help="on an error, stop in ipdb where it happened")
-    check.add_argument("--verbose", action="store_true", help="show the script's own progress output")
+    check.add_argument("--quiet", action="store_true",
+                       help="hide the script's own progress lines (epochs, losses): only the verdict")
     check.add_argument("--solution", action="store_true", help="check the solution instead of your file")
+    check.add_argument("--time-limit", type=runtime.positive_float, default=None, metavar="SECONDS",
+                       help="stop the check after this long (default: a few times the solution's measured time)")
     check.set_defaults(func=cmd_check)
 
     watch = commands.add_parser("watch", help="check again each time you save the file (Ctrl-C stops)")
     watch.add_argument("id", nargs="?", help="default: the next exercise not passing")
-    watch.add_argument("--seed", type=int, default=None)
-    watch.add_argument("--interval", type=float, default=0.5, help="seconds between looks at the file")
+    watch.add_argument("--seed", type=runtime.non_negative_int, default=None)
+    watch.add_argument("--interval", type=runtime.positive_float, default=0.5,
+                       help="seconds between looks at the file (more than 0)")
     watch.set_defaults(func=cmd_watch)
 
     reset = commands.add_parser("reset", help="restore the original skeleton (asks first, keeps a backup)")
@@ -392,6 +584,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--full", action="store_true", help="full runs instead of fast ones")
     demo.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     demo.set_defaults(func=cmd_demo)
+
+    seeds = commands.add_parser("seeds", help="run a solution (or your file) on many seeds: a table of "
+                                              "metrics, margins and times, also written as CSV")
+    seeds.add_argument("ids", nargs="*", help="exercises (default: all)")
+    seeds.add_argument("--seeds", default="0-19", help="e.g. 0-19, or 3,5,8, or 0-4,100")
+    seeds.add_argument("--full", action="store_true", help="full runs instead of fast ones")
+    seeds.add_argument("--exo", action="store_true", help="run your *_exo.py file instead of the solution")
+    seeds.add_argument("--jobs", type=runtime.positive_int, default=min(2, os.cpu_count() or 1),
+                       help="runs at the same time (default: 2, or 1 on a 1-core machine)")
+    seeds.add_argument("--time-limit", type=runtime.positive_float, default=None, metavar="SECONDS",
+                       help="stop a run after this long (default: the check's limit; none for --full)")
+    seeds.add_argument("--csv-dir", type=pathlib.Path, default=None,
+                       help="where the CSV tables go (default: outputs/seeds)")
+    seeds.set_defaults(func=cmd_seeds)
 
     build = commands.add_parser("build", help="regenerate *_exo.py skeletons from the solutions")
     build.add_argument("ids", nargs="*")

@@ -33,6 +33,9 @@ class Check:
 
     metric: str
     reference: str
+    # The name of a function in seminar.measures that computes the metric from the evidence main()
+    # returns, so the verdict does not rest on the number main() reports (None: main's number).
+    measure: str | None = None
     at_least: float | None = None
     at_most: float | None = None
     full_at_least: float | None = None
@@ -63,6 +66,15 @@ class Exercise:
     fast_args: tuple[str, ...] = ()
     seeds_tried: tuple[int, ...] = (0,)
     test_seed: int = 0
+    # The fast run's slowest measured time (seconds after TensorFlow loads), from `seminar seeds`.
+    check_seconds: float | None = None
+
+    def time_limit(self, full: bool = False) -> float | None:
+        """How long a check may run before it is stopped as hung: a few times the solution's
+        measured time, at least a minute. No limit for full runs (they may be asked for more)."""
+        if full:
+            return None
+        return max(60.0, 4.0 * (self.check_seconds or 30.0))
 
     @property
     def chapter(self) -> str:
@@ -120,7 +132,8 @@ def _parse_check(entry: dict, where: str) -> Check:
     unknown = set(entry) - known
     if unknown:
         raise ManifestError(f"{where}: unknown keys {sorted(unknown)}")
-    return Check(**{k: (float(v) if k not in ("metric", "reference") else v) for k, v in entry.items()})
+    return Check(**{k: (v if k in ("metric", "reference", "measure") else float(v))
+                    for k, v in entry.items()})
 
 
 def parse(data: dict) -> Manifest:
@@ -155,6 +168,7 @@ def parse(data: dict) -> Manifest:
             fast_args=tuple(entry.get("fast_args", ())),
             seeds_tried=tuple(entry.get("seeds_tried", (0,))),
             test_seed=int(entry.get("test_seed", 0)),
+            check_seconds=float(entry["check_seconds"]) if "check_seconds" in entry else None,
         ))
     ids = [e.id for e in exercises]
     duplicates = {i for i in ids if ids.count(i) > 1}

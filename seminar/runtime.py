@@ -12,10 +12,12 @@ and then ``args.seed``, ``args.epochs``, ``args.batch_size``, ``args.fast``, ``a
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import pathlib
 import random
 import sys
+import tempfile
 
 from seminar.manifest import REPO_ROOT
 
@@ -36,6 +38,45 @@ def default_output_dir(exercise_id: str) -> pathlib.Path:
     return base / exercise_id
 
 
+# ---------------------------------------------------------------- flag types
+#
+# argparse ``type=`` functions that refuse a value out of range at the command line, with a message
+# saying what is expected, instead of a traceback deep in training (``--seed -1`` in NumPy) or a
+# value silently replaced by the default (``--steps 0`` read as "not given").
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1: a number of epochs, steps, episodes, examples per batch."""
+    value = _parse_number(text, int, "a whole number")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0, such as a seed (NumPy refuses negative seeds)."""
+    value = _parse_number(text, int, "a whole number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0, such as a learning rate or a number of seconds (``nan`` and ``inf``
+    are refused: a NaN learning rate trains nothing and says nothing)."""
+    value = _parse_number(text, float, "a number")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {text}")
+    return value
+
+
+def _parse_number(text: str, kind: type, described: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {described}, got {text!r}") from None
+
+
 def make_parser(script_path: str, description: str | None, *, epochs: int | None = None,
                 fast_epochs: int | None = None, batch_size: int | None = None,
                 learning_rate: float | None = None) -> argparse.ArgumentParser:
@@ -51,17 +92,17 @@ def make_parser(script_path: str, description: str | None, *, epochs: int | None
     )
     parser.set_defaults(exercise_id=exercise_id_from_path(script_path),
                         fast_epochs=fast_epochs if fast_epochs is not None else epochs)
-    parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same run")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed: the same seed gives the same run")
     parser.add_argument("--fast", action="store_true",
                         help="a short run, for checks and CI (fewer epochs and/or less data)")
     if epochs is not None:
-        parser.add_argument("--epochs", type=int, default=None,
+        parser.add_argument("--epochs", type=positive_int, default=None,
                             help=f"passes over the training data (default {epochs}, {fast_epochs} with --fast)")
         parser.set_defaults(full_epochs=epochs)
     if batch_size is not None:
-        parser.add_argument("--batch-size", type=int, default=batch_size, help="examples per SGD step")
+        parser.add_argument("--batch-size", type=positive_int, default=batch_size, help="examples per SGD step")
     if learning_rate is not None:
-        parser.add_argument("--learning-rate", type=float, default=learning_rate, help="SGD step size")
+        parser.add_argument("--learning-rate", type=positive_float, default=learning_rate, help="SGD step size")
     parser.add_argument("--output-dir", type=pathlib.Path, default=None,
                         help="where plots and logs go (default: outputs/<chapter>/<exercise>)")
     parser.add_argument("--show", action="store_true", help="also show the plots on screen")
@@ -88,12 +129,33 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -
             parser.error("--epochs must be at least 1")
     if getattr(args, "batch_size", 1) < 1:
         parser.error("--batch-size must be at least 1")
+    if args.seed >= 2**32:  # the type refused negative seeds; NumPy refuses these too
+        parser.error(f"argument --seed: must be below 2**32 = {2**32}, got {args.seed}")
+    given = args.output_dir is not None
     if args.output_dir is None:
         args.output_dir = default_output_dir(args.exercise_id)
     args.output_dir = pathlib.Path(args.output_dir)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
+    _require_writable_folder(parser, args.output_dir, given)
     set_seed(args.seed)
     return args
+
+
+def _require_writable_folder(parser: argparse.ArgumentParser, folder: pathlib.Path,
+                             given: bool) -> None:
+    """Create ``folder`` and write (and delete) a file in it, so that a folder that cannot hold
+    the plots stops the script now, with a usage error, and not at its first plot after the whole
+    training (a path under a regular file, a read-only folder, a name the system refuses)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        if given:
+            advice = "pass --output-dir a folder you can write to"
+        else:
+            advice = (f"pass --output-dir a folder you can write to, or set {OUTPUT_ROOT_VARIABLE} "
+                      f"to one")
+        parser.error(f"cannot write plots and logs to {folder} ({error.strerror or error}); {advice}")
 
 
 def set_seed(seed: int) -> None:
@@ -129,7 +191,10 @@ def say(args: argparse.Namespace, *parts) -> None:
 
 
 def print_metrics(metrics: dict, args: argparse.Namespace | None = None) -> None:
-    """Print the metrics ``main`` returns, one per line."""
+    """Print the metrics ``main`` returns, one per line (numbers only: the evidence main() also
+    returns for the checker, arrays and models, is not printed)."""
+    metrics = {k: v for k, v in metrics.items()
+               if isinstance(v, (int, float, str)) or getattr(v, "shape", None) == ()}
     width = max((len(k) for k in metrics), default=0)
     for key, value in metrics.items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)

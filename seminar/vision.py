@@ -370,5 +370,8 @@ def test_and_report(args, data: MnistSplits, clock: EpochClock, predict) -> dict
     plot_digits(args, data, predicted)
     plot_curves(args, clock)
     metrics = {"test_accuracy": test_accuracy, "val_accuracy": clock.rows[-1]["val_accuracy"],
-               "final_loss": clock.rows[-1]["loss"], **clock.summary(args.epochs)}
+               "final_loss": clock.rows[-1]["loss"], **clock.summary(args.epochs),
+               # The evidence: the checker scores these predicted labels against the test labels
+               # it loads itself, rather than trusting test_accuracy.
+               "test_predictions": predicted}
     return metrics

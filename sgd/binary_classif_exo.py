@@ -137,8 +137,13 @@ def main(argv=None) -> dict:
     test_accuracy = accuracy(test_features, test_labels, weights, bias)
     runtime.say(args, f"accuracy: train {train_accuracy:.4f}, held-out {test_accuracy:.4f}")
     plot_boundary(args, test_points, test_labels, standardise, weights, bias, test_accuracy)
+
+    def classify(points):
+        """0/1 labels for raw points (n, 2): the checker scores them on points of its own."""
+        return (logits(standardise(points), weights, bias).numpy() > 0.0).astype(np.float32)
+
     return {"test_accuracy": test_accuracy, "train_accuracy": train_accuracy,
-            "final_loss": history[-1]}
+            "final_loss": history[-1], "classify": classify}
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from seminar import commands, manifest
 REPO_ROOT = manifest.REPO_ROOT
 EXERCISE = "intro/hello_world"  # the quickest exercise: the CLI is under test here, not training
 IGNORED = shutil.ignore_patterns(".git", ".venv", "outputs", "__pycache__", ".pytest_cache",
-                                 "*.egg-info", ".seminar-progress.json", "*.bak-*")
+                                 "*.egg-info", ".seminar-progress.json*", "*.bak-*")
 
 
 @pytest.fixture(scope="module")

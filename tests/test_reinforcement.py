@@ -149,8 +149,35 @@ def test_replay_buffer_keeps_the_latest_transitions(dqn):
 
 def test_dqn_solution_balances_the_pole(solution_run):
     result, output_dir = solution_run(CARTPOLE)
-    assert result.metrics["mean_return"] >= 195
+    assert result.metrics["mean_return"] >= 195  # the solution's own 20 final episodes
+    # ... and the checker's 20 episodes, played with the returned Q-network on seeds of its own.
+    assert result.passed, "\n".join(r.line() for r in result.results)
     assert (output_dir / "episode_returns.png").stat().st_size > 10_000
+
+
+def test_dqn_reports_episodes_it_never_trained_or_selected_on(dqn, monkeypatch, tmp_path):
+    """Training, the evaluations that choose the kept weights, and the final evaluation that gives
+    the reported score each play episodes of their own seeds."""
+    seeds = []
+    real_evaluate = dqn.evaluate
+
+    def recording_evaluate(network, episodes, seed):
+        seeds.append(seed)
+        return real_evaluate(network, episodes, seed)
+
+    monkeypatch.setattr(dqn, "evaluate", recording_evaluate)
+    metrics = dqn.main(["--transitions", "1500", "--seed", "3", "--quiet", "--output-dir", str(tmp_path)])
+    *selection, final = seeds  # main's final evaluation comes after all those of train()
+    assert len(selection) >= dqn.EVALUATIONS
+    assert len(set(selection)) == len(selection) and final not in selection
+    assert 3 not in seeds  # the training carts' seed
+    assert isinstance(metrics["q_network"], tf.keras.Model)
+
+
+@pytest.mark.parametrize("transitions", ["0", "-5"])
+def test_dqn_refuses_a_run_without_transitions(dqn, tmp_path, transitions):
+    with pytest.raises(SystemExit):
+        dqn.main(["--transitions", transitions, "--quiet", "--output-dir", str(tmp_path)])
 
 
 def test_dqn_same_seed_same_metrics(tmp_path):

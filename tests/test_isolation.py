@@ -1,0 +1,144 @@
+"""A verdict that cannot be faked by accident: every way a checked file can end, hang or lie about
+its metrics gives FAIL with a clear message (seminar.isolation, seminar.measures)."""
+
+import pathlib
+import textwrap
+
+import numpy as np
+import pytest
+
+from seminar import checker, commands, isolation, manifest, measures
+
+COURSE = manifest.load()
+HELLO = COURSE.get("intro/hello_world")
+
+
+def variant(tmp_path: pathlib.Path, exercise, old: str, new: str, name: str = "student.py") -> pathlib.Path:
+    """A copy of the exercise's solution with one piece of text replaced (it must be there)."""
+    text = exercise.solution_path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {exercise.solution}"
+    path = tmp_path / name
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+MAIN_HEADER = "def main(argv=None) -> dict:\n"
+
+
+def test_the_solution_passes_in_a_child_process(tmp_path):
+    outcome = isolation.run(HELLO, HELLO.solution_path, output_dir=tmp_path, time_limit=120)
+    assert outcome.kind == "ran" and outcome.passed
+    assert outcome.metrics["fraction_correct"] == 1.0
+
+
+@pytest.mark.parametrize("call, kind", [
+    ("import sys; sys.exit(0)", "exit"),
+    ("raise SystemExit", "exit"),
+    ("import os; os._exit(0)", "exit"),
+    ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "crash"),
+])
+def test_exit_or_crash_in_main_is_a_fail(tmp_path, capsys, call, kind):
+    path = variant(tmp_path, HELLO, MAIN_HEADER, MAIN_HEADER + f"    {call}\n")
+    outcome = isolation.run(HELLO, path, output_dir=tmp_path, time_limit=120)
+    assert outcome.kind == kind and not outcome.passed
+    assert "exit" in outcome.message or "signal" in outcome.message or "SIGSEGV" in outcome.message
+
+
+def test_exit_at_import_makes_check_exit_1_with_a_message(tmp_path, capsys):
+    path = variant(tmp_path, HELLO, "import seminar", "import sys; sys.exit(0)\nimport seminar")
+    status = commands.check_once(HELLO, path, record=False, time_limit=120)
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "FAIL intro/hello_world" in out and "exit" in out
+
+
+def test_an_endless_loop_is_stopped_at_the_time_limit(tmp_path, capsys):
+    path = variant(tmp_path, HELLO, MAIN_HEADER, MAIN_HEADER + "    while True:\n        pass\n")
+    status = commands.check_once(HELLO, path, record=False, time_limit=8)
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "Stopped after 8 s" in out and "--time-limit" in out
+
+
+def test_a_crash_while_tensorflow_loads_is_shown(tmp_path):
+    fake = tmp_path / "fake" / "tensorflow"
+    fake.mkdir(parents=True)
+    fake.joinpath("__init__.py").write_text(textwrap.dedent("""
+        import os, signal, sys
+        print("this CPU is not supported", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGILL)
+    """))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(fake.parent))
+        outcome = isolation.run(HELLO, HELLO.solution_path, output_dir=tmp_path, time_limit=60)
+    assert outcome.kind == "tensorflow"
+    assert "SIGILL" in outcome.message and "this CPU is not supported" in outcome.message
+
+
+def test_a_returned_number_does_not_pass_a_measured_check(tmp_path):
+    """main() claims perfection, but the functions are wrong: the checker measures 0."""
+    path = variant(tmp_path, HELLO, 'return tf.constant("Hello, TensorFlow!")',
+                   'return tf.constant("Hello!")')
+    text = path.read_text().replace('return {"fraction_correct": fraction_correct,',
+                                    'return {"fraction_correct": 1.0,')
+    path.write_text(text)
+    outcome = isolation.run(HELLO, path, output_dir=tmp_path, time_limit=120)
+    assert outcome.kind == "ran" and not outcome.passed
+    (result,) = outcome.results
+    assert result.value == pytest.approx(0.8) and result.reported == 1.0
+    assert "main() reported 1" in result.line()
+
+
+def test_every_measure_named_in_the_manifest_exists():
+    for exercise in COURSE.exercises:
+        for check in exercise.checks:
+            if check.measure:
+                assert check.measure in measures.MEASURES, f"{exercise.id}: {check.measure}"
+    measured = {e.id for e in COURSE.exercises if any(c.measure for c in e.checks)}
+    assert measured == {e.id for e in COURSE.exercises}, "every exercise's headline metric is measured"
+
+
+def test_missing_evidence_is_a_clear_error():
+    context = measures.Context(module=None, metrics={"test_accuracy": 0.99}, seed=0, full=False)
+    with pytest.raises(measures.EvidenceError, match="test_predictions"):
+        measures.mnist_test_accuracy(context)
+    context.metrics["test_predictions"] = np.zeros(7)
+    with pytest.raises(measures.EvidenceError, match="shape"):
+        measures.mnist_test_accuracy(context)
+
+
+def test_a_missing_or_non_numeric_metric_fails():
+    exercise = COURSE.get("sgd/binary_classif")
+    (result,) = checker.evaluate(exercise, {"test_accuracy": "0.99"}, measured={})
+    assert not result.passed
+    (result,) = checker.evaluate(exercise, {"test_accuracy": float("nan")}, measured={"test_accuracy": float("nan")})
+    assert not result.passed
+
+
+def test_lake_exact_success_of_known_policies():
+    always_left = np.zeros(16, dtype=int)
+    assert measures.lake_exact_success(always_left, slippery=False) == 0.0
+    # Down, down, right, right, down, right from the start reaches the goal on the calm lake.
+    path = {0: 1, 4: 1, 8: 2, 9: 2, 10: 1, 14: 2}
+    policy = np.array([path.get(s, 0) for s in range(16)])
+    assert measures.lake_exact_success(policy, slippery=False) == 1.0
+
+
+def test_missing_data_is_one_clear_message_in_check_run_and_demo(tmp_path, capsys):
+    message = "MNIST could not be found. Tried: ... What to do: set SEMINAR_DATA_DIR"
+    path = variant(tmp_path, HELLO, MAIN_HEADER,
+                   MAIN_HEADER + f"    import datasets; raise datasets.DatasetUnavailable({message!r})\n")
+    outcome = isolation.run(HELLO, path, output_dir=tmp_path, time_limit=120)
+    assert outcome.kind == "dataset" and outcome.message == message
+    commands.report_outcome(HELLO, outcome)
+    out = capsys.readouterr().out
+    assert message in out and "Traceback" not in out
+
+
+def test_a_refused_flag_is_not_mistaken_for_an_exit_call(tmp_path, capsys):
+    """argparse's own exit (here: an --output-dir under a regular file) is reported as a refused
+    flag, with argparse's one-line reason, not as the student calling exit()."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    outcome = isolation.run(HELLO, HELLO.solution_path, output_dir=blocker / "plots", time_limit=120)
+    assert outcome.kind == "usage" and not outcome.passed
