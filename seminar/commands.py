@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from seminar import checker, isolation, runtime, skeleton, sweep
+from seminar import isolation, runtime, skeleton, sweep
 from seminar.manifest import REPO_ROOT, Exercise, ManifestError, load
 
 PROGRESS_PATH = REPO_ROOT / ".seminar-progress.json"

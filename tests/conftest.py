@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -44,3 +46,25 @@ def run_solution(exercise_id: str, seed: int | None = None) -> tuple[checker.Run
 def solution_run():
     """``solution_run(exercise_id, seed=None) -> (RunResult, output_dir)``, cached per session."""
     return run_solution
+
+
+# What a copy of the repository for the command-line tests leaves out.
+COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "outputs", "__pycache__", ".pytest_cache",
+                                      "*.egg-info", ".seminar-progress.json*", "*.bak-*")
+
+
+def git(repo: pathlib.Path, *args: str) -> None:
+    """Run git in ``repo`` as a student would, with a name and an e-mail of its own."""
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=student",
+                    "-c", "user.email=student@example.org", *args], check=True)
+
+
+def repository_copy(parent: pathlib.Path) -> pathlib.Path:
+    """A copy of the repository as it is on disk, in ``parent/seminar``, committed once in a git
+    repository of its own: a student's clone, which the command-line tests may change freely."""
+    copy = parent / "seminar"
+    shutil.copytree(REPO_ROOT, copy, ignore=COPY_IGNORED)
+    git(copy, "init", "-q")
+    git(copy, "add", "-A")
+    git(copy, "commit", "-q", "-m", "seminar")
+    return copy

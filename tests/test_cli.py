@@ -11,24 +11,17 @@ import sys
 
 import pytest
 
+from conftest import repository_copy
 from seminar import commands, manifest
 
 REPO_ROOT = manifest.REPO_ROOT
 EXERCISE = "intro/hello_world"  # the quickest exercise: the CLI is under test here, not training
-IGNORED = shutil.ignore_patterns(".git", ".venv", "outputs", "__pycache__", ".pytest_cache",
-                                 "*.egg-info", ".seminar-progress.json*", "*.bak-*")
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     """A copy of the repository with the skeletons as committed, in a git repository of its own."""
-    copy = tmp_path_factory.mktemp("student") / "seminar"
-    shutil.copytree(REPO_ROOT, copy, ignore=IGNORED)
-    git = ["git", "-C", str(copy), "-c", "user.name=student", "-c", "user.email=student@example.org"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "seminar"], check=True)
-    return copy
+    return repository_copy(tmp_path_factory.mktemp("student"))
 
 
 def seminar(repo: pathlib.Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:

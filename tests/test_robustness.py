@@ -7,36 +7,24 @@ import dataclasses
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import time
 
 import pytest
 
+from conftest import git, repository_copy
 from seminar import checker, commands, manifest, runtime, skeleton
 
 REPO_ROOT = manifest.REPO_ROOT
 EXERCISE = "intro/hello_world"  # the quickest exercise: the command line is under test, not training
-IGNORED = shutil.ignore_patterns(".git", ".venv", "outputs", "__pycache__", ".pytest_cache",
-                                 "*.egg-info", ".seminar-progress.json*", "*.bak-*")
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     """A copy of the repository with the skeletons as committed, in a git repository of its own
     (as in test_cli.py; its own copy, since these tests commit a student's work into it)."""
-    copy = tmp_path_factory.mktemp("robust") / "seminar"
-    shutil.copytree(REPO_ROOT, copy, ignore=IGNORED)
-    git(copy, "init", "-q")
-    git(copy, "add", "-A")
-    git(copy, "commit", "-q", "-m", "seminar")
-    return copy
-
-
-def git(repo: pathlib.Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), "-c", "user.name=student",
-                    "-c", "user.email=student@example.org", *args], check=True)
+    return repository_copy(tmp_path_factory.mktemp("robust"))
 
 
 def seminar(repo: pathlib.Path, *args: str, stdin=""):
