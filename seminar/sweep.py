@@ -202,7 +202,7 @@ def machine_description() -> str:
             pass
     load = ""
     try:
-        load = ", load average {:.1f} at the end (other programs share the machine)".format(os.getloadavg()[0])
+        load = ", load average {:.1f} at the end (this sweep included)".format(os.getloadavg()[0])
     except (OSError, AttributeError):
         pass
     return (f"{model}, {os.cpu_count()} cores{memory}{load}; {platform.system()}, Python "
