@@ -182,8 +182,12 @@ def _write(path: str, report: dict) -> None:
 def _import_tensorflow(log_path: str) -> str | None:
     """Import TensorFlow with its start-up notices sent to a file rather than the terminal; return
     the error text if the import raised (a crash leaves the file for the parent to show)."""
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":  # the user wants to see everything
-        log_path = os.devnull
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":  # the user wants to see everything, here
+        try:
+            import tensorflow  # noqa: F401
+        except Exception as error:  # noqa: BLE001
+            return f"{type(error).__name__}: {error}"
+        return None
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -212,7 +216,8 @@ def child_main(spec_path: str) -> int:
     _write(report, {"stage": STAGE_TENSORFLOW})
     error = _import_tensorflow(spec["tensorflow_log"])
     if error is not None:
-        log = pathlib.Path(spec["tensorflow_log"]).read_text(encoding="utf-8", errors="replace")
+        log_path = pathlib.Path(spec["tensorflow_log"])  # absent when the notices went to the terminal
+        log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
         _write(report, {"stage": STAGE_DONE, "kind": "tensorflow",
                         "message": f"TensorFlow failed to load: {error}\n{log[-3000:]}".strip()})
         return 0

@@ -142,3 +142,19 @@ def test_a_refused_flag_is_not_mistaken_for_an_exit_call(tmp_path, capsys):
     blocker.write_text("")
     outcome = isolation.run(HELLO, HELLO.solution_path, output_dir=blocker / "plots", time_limit=120)
     assert outcome.kind == "usage" and not outcome.passed
+
+
+def test_tensorflow_notices_reach_the_terminal_when_asked_for(tmp_path, capfd):
+    """TF_CPP_MIN_LOG_LEVEL=0 means "show me everything": what TensorFlow prints while it loads
+    goes to the terminal, not to the file kept for a crash report."""
+    fake = tmp_path / "fake" / "tensorflow"
+    fake.mkdir(parents=True)
+    fake.joinpath("__init__.py").write_text(
+        "import sys\nprint('notice from tensorflow', file=sys.stderr, flush=True)\n"
+        "raise ImportError('no tensorflow here')\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(fake.parent))
+        patch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+        outcome = isolation.run(HELLO, HELLO.solution_path, output_dir=tmp_path, time_limit=60)
+    assert outcome.kind == "tensorflow" and "no tensorflow here" in outcome.message
+    assert "notice from tensorflow" in capfd.readouterr().err
