@@ -481,10 +481,16 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.file is not None and (len(exercises) != 1 or args.exo):
+        print("error: --file sweeps one exercise: give its ID, and no --exo", file=sys.stderr)
+        return 2
+    if args.file is not None and not args.file.is_file():
+        print(f"error: --file {args.file}: no such file", file=sys.stderr)
+        return 2
     failures = 0
     for exercise in exercises:
         table = sweep.sweep(exercise, seeds, full=args.full, student=args.exo, jobs=args.jobs,
-                            time_limit=args.time_limit)
+                            time_limit=args.time_limit, variant=args.file)
         failures += table.failures
         csv_path = sweep.write_csv(table, args.csv_dir or sweep.default_csv_dir())
         print(f"table written to {_shown(csv_path)}\n", flush=True)
@@ -591,6 +597,8 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--seeds", default="0-19", help="e.g. 0-19, or 3,5,8, or 0-4,100")
     seeds.add_argument("--full", action="store_true", help="full runs instead of fast ones")
     seeds.add_argument("--exo", action="store_true", help="run your *_exo.py file instead of the solution")
+    seeds.add_argument("--file", type=pathlib.Path, default=None, metavar="PATH",
+                       help="run this file instead (another solution of the one exercise given)")
     seeds.add_argument("--jobs", type=runtime.positive_int, default=min(2, os.cpu_count() or 1),
                        help="runs at the same time (default: 2, or 1 on a 1-core machine)")
     seeds.add_argument("--time-limit", type=runtime.positive_float, default=None, metavar="SECONDS",

@@ -244,6 +244,24 @@ def cartpole_greedy_return(context: Context, episodes: int = CARTPOLE_CHECK_EPIS
     return float(returns.mean())
 
 
+# ---------------------------------------------------------------- autoencoders and generators
+#
+# The autoencoder measures live in seminar/autoencoding.py (PCA, reconstruction errors, principal
+# angles), the generator measures in seminar/judge.py (a cached digit classifier scores samples the
+# checker draws itself). Both import TensorFlow, so they are looked up when a check needs them.
+
+
+def _lazy(module_name: str, function_name: str):
+    def measure(context: Context) -> float:
+        import importlib
+
+        module = importlib.import_module(f"seminar.{module_name}")
+        return getattr(module, function_name)(context)
+
+    measure.__name__ = function_name
+    return measure
+
+
 MEASURES = {
     "hello_world_exact": hello_world_exact,
     "math_ops_exact": math_ops_exact,
@@ -255,6 +273,13 @@ MEASURES = {
     "frozen_lake_success": frozen_lake_success,
     "frozen_lake_non_slippery_success": frozen_lake_non_slippery_success,
     "cartpole_greedy_return": cartpole_greedy_return,
+    "autoencoder_test_mse": _lazy("autoencoding", "measure_test_mse"),
+    "autoencoder_mse_vs_mean_image": _lazy("autoencoding", "measure_mse_vs_mean_image"),
+    "autoencoder_mse_vs_pca": _lazy("autoencoding", "measure_mse_vs_pca"),
+    "linear_autoencoder_largest_angle": _lazy("autoencoding", "measure_largest_angle_degrees"),
+    "generated_fid": _lazy("judge", "measure_fid"),
+    "generated_inception_score": _lazy("judge", "measure_inception_score"),
+    "generated_classes": _lazy("judge", "measure_classes"),
 }
 
 

@@ -56,6 +56,8 @@ class Table:
     full: bool
     student: bool
     rows: list[Row]
+    variant: pathlib.Path | None = None  # another file written for this exercise, swept instead
+
 
     @property
     def failures(self) -> int:
@@ -63,7 +65,10 @@ class Table:
 
     @property
     def mode(self) -> str:
-        return ("full" if self.full else "fast") + (" (your file)" if self.student else "")
+        mode = "full" if self.full else "fast"
+        if self.variant is not None:
+            return f"{mode} ({self.variant.name})"
+        return mode + (" (your file)" if self.student else "")
 
 
 def margin(check, value: float, full: bool) -> float:
@@ -121,12 +126,14 @@ def summary_lines(table: Table) -> list[str]:
 
 
 def sweep(exercise: Exercise, seeds: list[int], *, full: bool = False, student: bool = False,
-          jobs: int = 2, time_limit: float | None = None) -> Table:
-    """Run the solution (or the student's file) on every seed, print a row as each finishes, then
-    the whole table in seed order and its summary."""
-    path = exercise.exercise_path if student else exercise.solution_path
+          jobs: int = 2, time_limit: float | None = None,
+          variant: pathlib.Path | None = None) -> Table:
+    """Run the solution (or the student's file, or ``variant``: another correct solution written
+    differently) on every seed, print a row as each finishes, then the whole table in seed order
+    and its summary."""
+    path = variant or (exercise.exercise_path if student else exercise.solution_path)
     limit = time_limit if time_limit is not None else exercise.time_limit(full)
-    table = Table(exercise, full, student, [])
+    table = Table(exercise, full, student, [], variant)
     header = _header(table)
     widths = [max(len(h), 8) for h in header]
     print(f"{exercise.id}: {table.mode} runs on {len(seeds)} seeds, {jobs} at a time"
@@ -152,8 +159,9 @@ def default_csv_dir() -> pathlib.Path:
 
 
 def csv_name(table: Table) -> str:
+    suffix = f"__{table.variant.stem}" if table.variant is not None else ""
     return (f"{table.exercise.chapter}__{table.exercise.name}__{'full' if table.full else 'fast'}"
-            f"{'__exo' if table.student else ''}.csv")
+            f"{'__exo' if table.student else ''}{suffix}.csv")
 
 
 def write_csv(table: Table, folder: pathlib.Path) -> pathlib.Path:

@@ -66,3 +66,17 @@ def test_the_committed_sweeps_cover_every_exercise_and_every_row_passes(course, 
         assert [int(r[0]) for r in rows][:seeds] == list(range(seeds))
         failing = [r[0] for r in rows if r[-1] != "PASS"]
         assert failing == [], f"{path.name}: seeds {failing} fail"
+
+
+def test_a_variant_file_is_swept_under_its_own_name(tmp_path, capsys):
+    """`--file` sweeps another solution of one exercise (benchmarks/variants/), in a table of its own."""
+    variant = tmp_path / "hello_world_again.py"
+    variant.write_text((commands.REPO_ROOT / "solutions" / "intro" / "hello_world.py").read_text())
+    status = commands.main(["seeds", "intro/hello_world", "--file", str(variant), "--seeds", "0",
+                            "--csv-dir", str(tmp_path)])
+    assert status == 0
+    assert "fast (hello_world_again.py)" in capsys.readouterr().out
+    assert (tmp_path / "intro__hello_world__fast__hello_world_again.csv").is_file()
+    assert commands.main(["seeds", "intro/hello_world", "intro/math_ops", "--file", str(variant)]) == 2
+    assert commands.main(["seeds", "intro/hello_world", "--file", str(tmp_path / "missing.py")]) == 2
+    assert "--file" in capsys.readouterr().err

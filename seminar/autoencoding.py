@@ -1,0 +1,582 @@
+"""The autoencoders chapter's plumbing, so that each exercise file shows only its encoder, its
+decoder and its training step:
+
+    data = autoencoding.load_mnist(args)                     # flat float32 pixels in [0, 1]
+    batches = autoencoding.training_batches(data.x_train, args.batch_size, args.seed)
+    log = autoencoding.EpochLog(args, data.x_val, reconstruct)   # loss and validation error per epoch
+    metrics = autoencoding.report(args, data, reconstruct, CODE_SIZE, log)
+
+Here too: principal component analysis with TensorFlow (:func:`fit_pca`, the linear baseline every
+autoencoder is compared with), the reconstruction error of any ``reconstruct`` function
+(:func:`mean_squared_error`), the principal angles between two subspaces, the pictures (digits above
+their reconstructions, training curves, learned directions, walks through code space), and the
+measures the checker runs on the evidence ``main()`` returns (``measure_*``, at the end).
+
+Every error is the mean over pixels and images of ``(reconstruction - image) ** 2``, pixels in
+[0, 1]: the number the training loss also averages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import math
+import pathlib
+import time
+
+import numpy as np
+
+from seminar import plots, runtime, vision
+
+SIDE = vision.SIDE
+PIXELS = SIDE * SIDE
+EVAL_BATCH = 1000  # images per call of a reconstruct function when measuring
+
+
+# ----------------------------------------------------------------------------------- data
+
+
+def load_mnist(args: argparse.Namespace | None = None) -> vision.MnistSplits:
+    """MNIST as flat rows: ``x_train`` (55000, 784), ``x_val`` (5000, 784), ``x_test`` (10000, 784),
+    float32 pixels in [0, 1] (``vision.mnist_splits``; the labels are there but unused)."""
+    data = vision.mnist_splits(flat=True)
+    if args is not None:
+        runtime.say(args, f"MNIST: {data.num_train} training, {len(data.x_val)} validation and "
+                          f"{len(data.x_test)} test digits, {PIXELS} pixels in [0, 1] each")
+    return data
+
+
+def as_images(flat) -> np.ndarray:
+    """``(n, 784)`` rows as ``(n, 28, 28, 1)`` images (what a convolution takes)."""
+    return np.asarray(flat, dtype=np.float32).reshape(-1, SIDE, SIDE, 1)
+
+
+def add_noise(images, noise: float, seed):
+    """``images`` plus Gaussian noise of standard deviation ``noise``, clipped back to [0, 1];
+    ``seed`` is a stateless seed (a shape (2,) integer tensor), so the noise is reproducible."""
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(images, tf.float32)
+    seed = seed if tf.is_tensor(seed) else tf.constant(seed, tf.int64)
+    noisy = images + noise * tf.random.stateless_normal(tf.shape(images), seed=seed)
+    return tf.clip_by_value(noisy, 0.0, 1.0)
+
+
+def training_batches(images: np.ndarray, batch_size: int, seed: int, *, pairs: bool = False,
+                     noise: float = 0.0, image_shape: bool = False, endless: bool = False):
+    """A ``tf.data.Dataset`` of shuffled training batches (reshuffled at each pass, from ``seed``).
+
+    By default it yields image batches ``(batch, 784)``, one pass over ``images`` per iteration, or
+    pass after pass without end with ``endless``. With ``pairs`` it yields ``(inputs, targets)`` for
+    ``model.fit`` and never ends (give fit ``steps_per_epoch``): the targets are the images
+    themselves and so are the inputs, or, with ``noise`` > 0, the images plus fresh Gaussian noise
+    at every pass (a denoising autoencoder).
+    With ``image_shape`` the images are ``(batch, 28, 28, 1)``.
+    """
+    import tensorflow as tf
+
+    images = as_images(images) if image_shape else np.asarray(images, np.float32)
+    dataset = (tf.data.Dataset.from_tensor_slices(images)
+               .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+               .batch(batch_size))
+    if pairs or endless:
+        dataset = dataset.repeat()
+    if pairs:
+        if noise > 0:
+            # One stateless seed per batch: (the run's seed, the batch's number since the start).
+            numbered = tf.data.Dataset.zip((tf.data.Dataset.counter(), dataset))
+            dataset = numbered.map(lambda number, batch: (
+                add_noise(batch, noise, tf.stack([tf.constant(seed, tf.int64), number])), batch))
+        else:
+            dataset = dataset.map(lambda batch: (batch, batch))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_pass(num_images: int, batch_size: int) -> int:
+    """Batches in one pass over the training images (the last one may be smaller)."""
+    return math.ceil(num_images / batch_size)
+
+
+def require_shape(what: str, value, expected: tuple) -> None:
+    """Raise a ValueError saying what was expected when ``value``'s shape is not ``expected``."""
+    shape = tuple(getattr(value, "shape", np.shape(value)))
+    if shape != tuple(expected):
+        raise ValueError(f"{what} must have shape {tuple(expected)}, got {shape}")
+
+
+# ----------------------------------------------------------------------------------- errors
+
+
+def through_code(encode, decode, code_size: int, *, error: type = ValueError, name: str = "encode"):
+    """``decode(encode(images))`` as one function of float32 rows (n, 784), refusing a code that is
+    not (n, code_size): the bottleneck is what makes an autoencoder more than a copy."""
+
+    def reconstruct(images):
+        codes = np.asarray(encode(images), dtype=np.float32)
+        if codes.shape != (len(images), code_size):
+            raise error(f"{name} must turn {len(images)} images into codes of shape "
+                        f"({len(images)}, {code_size}), got {codes.shape}")
+        return decode(codes)
+
+    return reconstruct
+
+
+def mean_squared_error(reconstruct, images: np.ndarray, targets: np.ndarray | None = None, *,
+                       batch_size: int = EVAL_BATCH, name: str = "reconstruct",
+                       error: type = ValueError) -> float:
+    """Per-pixel mean squared error of ``reconstruct(batch)`` against ``images`` (n, 784), or
+    against ``targets`` (n, 784) when given (the clean images of noisy inputs), computed batch by
+    batch in float64. ``reconstruct`` takes float32 rows (batch, 784) and returns anything with
+    batch * 784 numbers (a NumPy array or a tensor, flat or (batch, 28, 28, 1)); anything else
+    raises ``error`` saying so."""
+    if not callable(reconstruct):
+        raise error(f"{name} must be a function from images (n, 784) to reconstructions, "
+                    f"got {type(reconstruct).__name__}")
+    images = np.asarray(images, np.float32).reshape(len(images), PIXELS)
+    targets = images if targets is None else np.asarray(targets, np.float32).reshape(images.shape)
+    total = 0.0
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        try:
+            output = np.asarray(reconstruct(batch), dtype=np.float64)
+        except (TypeError, ValueError) as problem:
+            raise error(f"{name} must return an array or tensor of numbers for images (n, 784); its "
+                        f"output for {len(batch)} images is not one: {problem}") from problem
+        if output.size != batch.size:
+            raise error(f"{name} must return one reconstruction of {PIXELS} pixels per image: "
+                        f"(n, 784) or (n, 28, 28, 1) for n = {len(batch)} images, got shape {output.shape}")
+        total += float(np.sum((output.reshape(batch.shape) - targets[start:start + batch_size]) ** 2))
+    return total / images.size
+
+
+def mean_image_mse(train: np.ndarray, test: np.ndarray) -> float:
+    """The error of the laziest "autoencoder": every image reconstructed as the mean training image."""
+    mean = np.asarray(train, np.float64).mean(axis=0)
+    return float(np.mean((np.asarray(test, np.float64) - mean) ** 2))
+
+
+# ----------------------------------------------------------------------------------- PCA
+
+
+@dataclasses.dataclass
+class Pca:
+    """The best linear code of size k: reconstruct ``mean + ((x - mean) V^T) V``, where the rows of
+    ``components`` (k, 784) are the top-k eigenvectors of the training images' covariance."""
+
+    mean: np.ndarray  # (784,) float32: the mean training image
+    components: np.ndarray  # (k, 784) float32: orthonormal rows, largest variance first
+    variances: np.ndarray  # (k,) the variance of the training images along each component
+    total_variance: float  # summed over the 784 pixels
+    covariance: np.ndarray  # (784, 784) float64: the training images' covariance
+
+    def encode(self, images) -> np.ndarray:
+        return (np.asarray(images, np.float32).reshape(-1, PIXELS) - self.mean) @ self.components.T
+
+    def decode(self, codes) -> np.ndarray:
+        return self.mean + np.asarray(codes, np.float32) @ self.components
+
+    def reconstruct(self, images) -> np.ndarray:
+        return self.decode(self.encode(images))
+
+    def train_mse(self) -> float:
+        """Its error on the training images: the variance left out, per pixel."""
+        return (self.total_variance - float(np.sum(self.variances))) / PIXELS
+
+    def linear_train_mse(self, w_enc, w_dec) -> float:
+        """The training error of the linear autoencoder x -> mean + (x - mean) W_enc W_dec, from
+        the covariance C alone (no pass over the images): trace(R^T C R) / 784, R = I - W_enc W_dec."""
+        residual = np.eye(PIXELS) - np.asarray(w_enc, np.float64) @ np.asarray(w_dec, np.float64)
+        return float(np.sum((self.covariance @ residual) * residual)) / PIXELS
+
+
+def fit_pca(images: np.ndarray, k: int) -> Pca:
+    """PCA with TensorFlow: the covariance of the centred images (784, 784; summed in float32), then
+    its eigenvectors (``tf.linalg.eigh``, in float64) sorted by decreasing eigenvalue; keep the
+    first ``k``."""
+    import tensorflow as tf
+
+    if not 1 <= k <= PIXELS:
+        raise ValueError(f"the number of principal components must be between 1 and {PIXELS}, got {k}")
+    x = tf.constant(np.asarray(images, np.float32).reshape(-1, PIXELS))
+    mean = tf.reduce_mean(x, axis=0)
+    centred = x - mean
+    covariance = tf.matmul(centred, centred, transpose_a=True) / tf.cast(tf.shape(x)[0], tf.float32)
+    covariance = tf.cast(covariance, tf.float64)
+    values, vectors = tf.linalg.eigh(covariance)  # increasing eigenvalues
+    values, vectors = values[::-1], vectors[:, ::-1]
+    return Pca(mean=mean.numpy(), components=tf.transpose(vectors[:, :k]).numpy().astype(np.float32),
+               variances=values[:k].numpy(), total_variance=float(tf.reduce_sum(values)),
+               covariance=covariance.numpy())
+
+
+def largest_angle_degrees(rows, components) -> float:
+    """The largest principal angle, in degrees, between the space spanned by ``rows`` (k, 784) and
+    the space spanned by the orthonormal rows of ``components`` (m, 784), computed with TensorFlow
+    in float64: 0 when the first space lies in the second, 90 when some direction of it is
+    orthogonal to the second (also when ``rows`` are linearly dependent: they span fewer than k
+    dimensions)."""
+    import tensorflow as tf
+
+    a = tf.cast(tf.convert_to_tensor(rows), tf.float64)
+    b = tf.cast(tf.convert_to_tensor(components), tf.float64)
+    singular, _, right = tf.linalg.svd(a)  # a = U diag(s) V^T: V's columns span the rows of a
+    if float(singular[-1]) <= 1e-6 * float(singular[0]):
+        return 90.0
+    outside = right - tf.matmul(b, tf.matmul(b, right), transpose_a=True)  # the part not in span(b)
+    sine = float(tf.reduce_max(tf.linalg.svd(outside, compute_uv=False)))
+    return math.degrees(math.asin(min(sine, 1.0)))
+
+
+# ----------------------------------------------------------------------------------- training log
+
+
+class EpochLog:
+    """Per epoch: the mean training loss, the validation reconstruction error (5000 held-out digits)
+    and the training time, wall and CPU (the validation pass is not counted). Prints one line per
+    epoch; ``keras_callback()`` drives it from ``model.fit``."""
+
+    def __init__(self, args: argparse.Namespace, x_val: np.ndarray, reconstruct):
+        self.args = args
+        self.x_val = x_val
+        self.reconstruct = reconstruct
+        self.rows: list[dict] = []
+        self.train_seconds = 0.0
+        self.train_cpu_seconds = 0.0
+        self._started = None
+
+    def start(self) -> None:
+        self._started = (time.perf_counter(), time.process_time())
+
+    def stop(self) -> None:
+        if self._started is not None:
+            self.train_seconds += time.perf_counter() - self._started[0]
+            self.train_cpu_seconds += time.process_time() - self._started[1]
+            self._started = None
+
+    def end_epoch(self, loss) -> dict:
+        """Stop the clock, measure the validation error and print the epoch's line. ``loss`` is the
+        mean training loss of the epoch, or the list of its batch losses (tensors)."""
+        self.stop()
+        if isinstance(loss, (list, tuple)):
+            loss = vision.mean_of(loss)
+        row = {"epoch": len(self.rows) + 1, "loss": float(loss),
+               "val_mse": mean_squared_error(self.reconstruct, self.x_val),
+               "train_seconds": self.train_seconds}
+        self.rows.append(row)
+        runtime.say(self.args, f"  epoch {row['epoch']}: training loss {row['loss']:.5f}, validation "
+                               f"MSE {row['val_mse']:.5f} ({self.train_seconds:.1f} s of training)")
+        return row
+
+    def column(self, name: str) -> list[float]:
+        return [row[name] for row in self.rows]
+
+    def keras_callback(self):
+        import keras
+
+        log = self
+
+        class EpochLogCallback(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                log.start()
+
+            def on_epoch_end(self, epoch, logs=None):
+                log.end_epoch((logs or {}).get("loss", float("nan")))
+
+        return EpochLogCallback()
+
+
+# ----------------------------------------------------------------------------------- report
+
+
+def report(args: argparse.Namespace, data: vision.MnistSplits, encode, decode, code_size: int,
+           log: EpochLog | None = None, *, name: str = "autoencoder", pca: Pca | None = None,
+           shown: int = 10) -> dict:
+    """Measure ``decode(encode(x))`` on the 10000 test digits against two baselines, PCA with the
+    same code size (fitted here with TensorFlow) and the mean training image; print the three
+    errors; draw test digits above their reconstructions (``reconstructions.png``) and the training
+    curves (``loss_curves.png``); return the metrics with the evidence the checker measures itself
+    from: ``encode`` (images (n, 784) -> codes (n, code_size)), ``decode`` and ``code_size``."""
+    reconstruct = through_code(encode, decode, code_size)
+    test_mse = mean_squared_error(reconstruct, data.x_test)
+    baseline = mean_image_mse(data.x_train, data.x_test)
+    pca = pca if pca is not None else fit_pca(data.x_train, code_size)
+    pca_mse = mean_squared_error(pca.reconstruct, data.x_test)
+    width = max(len(name), 20)
+    runtime.say(args, f"Test reconstruction error (per-pixel MSE, {len(data.x_test)} digits):")
+    runtime.say(args, f"  {name:<{width}} {test_mse:.5f}   (code size {code_size})")
+    runtime.say(args, f"  {f'PCA, {code_size} components':<{width}} {pca_mse:.5f}")
+    runtime.say(args, f"  {'mean training image':<{width}} {baseline:.5f}")
+    originals = data.x_test[:shown]
+    plot_image_rows(args, [("test digit", originals), (name, _as_rows(reconstruct(originals))),
+                           (f"PCA-{code_size}", pca.reconstruct(originals))],
+                    "reconstructions.png",
+                    f"Test digits and their reconstructions from a code of {code_size} numbers")
+    metrics = {"test_mse": test_mse, "mean_image_mse": baseline, "pca_mse": pca_mse,
+               "mse_vs_mean_image": test_mse / baseline, "mse_vs_pca": test_mse / pca_mse}
+    if log is not None and log.rows:
+        plot_training_curves(args, log, {f"PCA-{code_size} (test)": pca_mse,
+                                         "mean image (test)": baseline})
+        metrics.update(final_loss=log.rows[-1]["loss"], val_mse=log.rows[-1]["val_mse"],
+                       train_seconds=log.train_seconds, train_cpu_seconds=log.train_cpu_seconds)
+    # The evidence: the checker measures the errors itself with these (see measure_test_mse).
+    metrics.update(encode=encode, decode=decode, code_size=int(code_size))
+    return metrics
+
+
+def _as_rows(images) -> np.ndarray:
+    return np.asarray(images, np.float32).reshape(-1, PIXELS)
+
+
+# ----------------------------------------------------------------------------------- pictures
+
+
+def plot_image_rows(args: argparse.Namespace, rows: list[tuple[str, np.ndarray]], filename: str,
+                    title: str, *, signed: bool = False) -> pathlib.Path:
+    """One row of 28x28 images per ``(label, images)``, e.g. test digits above their
+    reconstructions. Pixels in [0, 1] are drawn black on white; ``signed`` images (directions in
+    pixel space) red for positive, blue for negative, each on its own symmetric scale."""
+    plt = plots.pyplot(args)
+    columns = max(len(images) for _, images in rows)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(1.05 * columns + 1.2, 1.15 * len(rows) + 0.5),
+                             squeeze=False)
+    for row, (label, images) in enumerate(rows):
+        images = np.asarray(images, np.float32).reshape(-1, SIDE, SIDE)
+        for column in range(columns):
+            ax = axes[row, column]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column >= len(images):
+                ax.axis("off")
+                continue
+            if signed:
+                limit = float(np.abs(images[column]).max()) or 1.0
+                ax.imshow(images[column], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            else:
+                ax.imshow(np.clip(images[column], 0.0, 1.0), cmap="gray_r", vmin=0.0, vmax=1.0)
+        axes[row, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    fig.suptitle(title)
+    return plots.save(fig, args, filename)
+
+
+def plot_training_curves(args: argparse.Namespace, log: EpochLog, baselines: dict[str, float],
+                         filename: str = "loss_curves.png") -> pathlib.Path:
+    """Training loss and validation error per epoch, with the baselines' test errors as lines."""
+    plt = plots.pyplot(args)
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    epochs = log.column("epoch")
+    ax.plot(epochs, log.column("loss"), "o-", label="training loss (mean over the epoch)")
+    ax.plot(epochs, log.column("val_mse"), "s-", label="validation MSE (after the epoch)")
+    for (label, value), style in zip(baselines.items(), ["--", ":", "-."]):
+        ax.axhline(value, linestyle=style, color="0.4", label=f"{label}: {value:.4f}")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("per-pixel mean squared error")
+    if len(epochs) <= 12:
+        ax.set_xticks(epochs)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    ax.set_title("Reconstruction error during training")
+    return plots.save(fig, args, filename)
+
+
+def plot_subspace_curves(args: argparse.Namespace, steps: list[int], angles: list[float],
+                         ratios: list[float], filename: str = "subspace_curves.png") -> pathlib.Path:
+    """A linear autoencoder converging to PCA: the largest principal angle to the top-k principal
+    subspace and the training error relative to PCA's, against the training step."""
+    plt = plots.pyplot(args)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.plot(steps, angles, "o-")
+    left.set_yscale("log")
+    left.set_xlabel("training step")
+    left.set_ylabel("degrees")
+    left.set_title("Largest angle to the principal subspace")
+    right.plot(steps, np.maximum(np.asarray(ratios) - 1.0, 1e-12), "o-")  # > 0: PCA is the optimum
+    right.set_yscale("log")
+    right.set_xlabel("training step")
+    right.set_ylabel("MSE / PCA's MSE - 1")
+    right.set_title("Training error above PCA's optimum")
+    for ax in (left, right):
+        ax.grid(alpha=0.3, which="both")
+    return plots.save(fig, args, filename)
+
+
+def plot_directions(args: argparse.Namespace, decoder_weights: np.ndarray, pca: Pca, angle: float,
+                    filename: str = "directions.png") -> pathlib.Path:
+    """A linear decoder's k directions (the rows of its (k, 784) matrix) beside the k principal
+    components, and each component projected on the decoder's span: the decoder's own rows are
+    mixtures of components (any invertible mixing of the code gives the same reconstructions), but
+    when the span is right each component survives the projection unchanged."""
+    weights = np.asarray(decoder_weights, np.float64)
+    _, _, right = np.linalg.svd(weights, full_matrices=False)  # orthonormal basis of the rows' span
+    components = np.asarray(pca.components, np.float64)
+    projected = (components @ right.T) @ right
+    k = len(components)
+    return plot_image_rows(
+        args, [("principal\ncomponents", components), ("decoder\nrows", weights),
+               ("components\nprojected on\nthe decoder's\nspan", projected)],
+        filename, f"{k} principal components and a linear decoder's {k} directions "
+                  f"(largest angle between the spans: {angle:.2f} degrees)", signed=True)
+
+
+def plot_code_walks(args: argparse.Namespace, encode, decode, images: np.ndarray,
+                    pairs: list[tuple[int, int]], steps: int = 10,
+                    filename: str = "code_walk.png") -> pathlib.Path:
+    """For each pair (i, j) of ``images`` (n, 784): decode the codes (1 - t) f(x_i) + t f(x_j) for
+    ``steps`` values of t from 0 to 1 (a walk through code space), and below it the same walk in
+    pixel space, (1 - t) x_i + t x_j, a mere cross-fade. ``encode`` maps images (n, 784) to codes,
+    ``decode`` codes to images."""
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    rows = []
+    for first, second in pairs:
+        codes = np.asarray(encode(images[[first, second]]), np.float32)
+        walk = (1.0 - t) * codes[0] + t * codes[1]
+        rows.append((f"code space\ntest #{first} -> #{second}", _as_rows(decode(walk))))
+        rows.append(("pixel space", (1.0 - t) * images[first] + t * images[second]))
+    return plot_image_rows(args, rows, filename,
+                           "Walks between test digits: decoded mixtures of their codes, "
+                           "and mixtures of their pixels")
+
+
+# ----------------------------------------------------------------------------------- measures
+#
+# What the checker runs (registered in seminar/measures.py): each takes a measures.Context, reads
+# the evidence main() returned and computes the metric from data loaded here, never from main()'s
+# numbers. The reference (test images, training mean, PCA of the 55000 training images of
+# vision.mnist_splits, in float64 with NumPy) is computed once per process.
+
+
+@dataclasses.dataclass
+class _Reference:
+    test: np.ndarray  # (10000, 784) float32, pixel / 255
+    mean: np.ndarray  # (784,) float64: the mean of the 55000 training images
+    eigenvalues: np.ndarray  # (784,) decreasing
+    eigenvectors: np.ndarray  # (784, 784): row i is the i-th principal direction
+    pca_mse: dict  # k -> PCA's test MSE with k components
+
+
+@functools.lru_cache(maxsize=1)
+def _reference() -> _Reference:
+    from datasets import mnist
+
+    (_, _), (x_test, _) = mnist.load()
+    test = x_test.reshape(-1, PIXELS).astype(np.float32) / 255.0
+    train = vision.mnist_splits(flat=True).x_train
+    n = len(train)
+    sums = np.zeros(PIXELS)
+    products = np.zeros((PIXELS, PIXELS))
+    for start in range(0, n, 5000):  # float64 by chunks: a 55000 x 784 float64 copy is 345 MB
+        chunk = train[start:start + 5000].astype(np.float64)
+        sums += chunk.sum(axis=0)
+        products += chunk.T @ chunk
+    mean = sums / n
+    covariance = products / n - np.outer(mean, mean)
+    values, vectors = np.linalg.eigh(covariance)
+    order = np.argsort(values)[::-1]
+    return _Reference(test, mean, values[order], vectors[:, order].T.copy(), {})
+
+
+def _pca_test_mse(k: int) -> float:
+    reference = _reference()
+    if k not in reference.pca_mse:
+        components = reference.eigenvectors[:k]
+        centred = reference.test.astype(np.float64) - reference.mean
+        residual = centred - (centred @ components.T) @ components
+        reference.pca_mse[k] = float(np.mean(residual ** 2))
+    return reference.pca_mse[k]
+
+
+# The code size each exercise must squeeze a digit into. The checker holds it, not the student's
+# file: with a larger code (or none) any network copies its input and "reconstructs" perfectly.
+CODE_SIZES = {"autoencoders/autoencoder": 32, "autoencoders/conv_autoencoder": 32,
+              "autoencoders/linear_autoencoder": 12}
+
+_measured: list = []  # [(encode, decode, test MSE)]: the error measures evaluate it once
+
+
+def _evidence_code_size(context) -> int:
+    """The exercise's code size (:data:`CODE_SIZES`); main()'s ``code_size`` must agree."""
+    from seminar.measures import EvidenceError
+
+    exercise_id = runtime.exercise_id_from_path(getattr(context.module, "__file__", "") or "")
+    expected = CODE_SIZES.get(exercise_id, getattr(context.module, "CODE_SIZE", None))
+    code_size = context.metrics.get("code_size")
+    if isinstance(code_size, bool) or not isinstance(code_size, (int, np.integer)) \
+            or not 1 <= int(code_size) <= PIXELS:
+        raise EvidenceError(f"main() must return 'code_size', the number of code units, an integer "
+                            f"between 1 and {PIXELS}; got {code_size!r}")
+    if isinstance(expected, int) and int(code_size) != expected:
+        raise EvidenceError(f"main() returned code_size {int(code_size)}, but this exercise's code "
+                            f"has {expected} numbers (CODE_SIZE = {expected} in the original file)")
+    return int(code_size)
+
+
+def _evidence_test_mse(context) -> float:
+    from seminar.measures import EvidenceError
+
+    code_size = _evidence_code_size(context)
+    encode, decode = context.metrics.get("encode"), context.metrics.get("decode")
+    if not (callable(encode) and callable(decode)):
+        raise EvidenceError("main() must return 'encode', a function from float32 images (n, 784) "
+                            "in [0, 1] to codes (n, code_size), and 'decode', from codes back to "
+                            "images (n, 784) (both are in the original skeleton's main)")
+    for seen_encode, seen_decode, value in _measured:
+        if seen_encode is encode and seen_decode is decode:
+            return value
+    reconstruct = through_code(encode, decode, code_size, error=EvidenceError,
+                               name="main()'s 'encode'")
+    value = mean_squared_error(reconstruct, _reference().test, name="main()'s 'decode'",
+                               error=EvidenceError)
+    _measured[:] = [(encode, decode, value)]
+    return value
+
+
+def measure_test_mse(context) -> float:
+    """Per-pixel MSE of main()'s ``decode(encode(x))`` on the 10000 test digits (loaded here),
+    through a code of the exercise's size."""
+    return _evidence_test_mse(context)
+
+
+def measure_mse_vs_mean_image(context) -> float:
+    """That error divided by the error of predicting the mean training image for every digit."""
+    reference = _reference()
+    baseline = float(np.mean((reference.test.astype(np.float64) - reference.mean) ** 2))
+    return _evidence_test_mse(context) / baseline
+
+
+def measure_mse_vs_pca(context) -> float:
+    """That error divided by PCA's test error with ``code_size`` components (fitted here on the
+    55000 training images, float64): below 1 means better than the best linear code."""
+    k = _evidence_code_size(context)
+    return _evidence_test_mse(context) / _pca_test_mse(k)
+
+
+def measure_largest_angle_degrees(context) -> float:
+    """The largest principal angle between the span of main()'s ``decoder_weights`` (k, 784), the
+    directions the decoder adds up, and the top-k principal subspace of the centred training
+    images (computed here in float64). 90 when the k rows are linearly dependent."""
+    from seminar.measures import EvidenceError
+
+    k = _evidence_code_size(context)
+    weights = context.evidence("decoder_weights", (k, PIXELS)).astype(np.float64)
+    if not np.all(np.isfinite(weights)):
+        raise EvidenceError("main()'s 'decoder_weights' contains NaN or infinite values")
+    _, singular, right = np.linalg.svd(weights, full_matrices=False)
+    if singular[-1] <= 1e-6 * singular[0]:
+        return 90.0
+    components = _reference().eigenvectors[:k]
+    outside = right.T - components.T @ (components @ right.T)
+    sine = float(np.linalg.svd(outside, compute_uv=False).max())
+    return math.degrees(math.asin(min(sine, 1.0)))
+
+
+MEASURES = {
+    "autoencoder_test_mse": measure_test_mse,
+    "autoencoder_mse_vs_mean_image": measure_mse_vs_mean_image,
+    "autoencoder_mse_vs_pca": measure_mse_vs_pca,
+    "linear_autoencoder_largest_angle": measure_largest_angle_degrees,
+}

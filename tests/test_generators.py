@@ -1,0 +1,97 @@
+"""The generators of the autoencoders chapter (GMMN and GAN): their parts against NumPy, the
+evidence the checker samples from, their pictures, and planted mistakes that the file's own checks
+catch before any training. The judge that scores the samples is tested in test_judge.py."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seminar import checker, generative, manifest
+
+COURSE = manifest.load()
+PICTURES = ["samples_per_epoch.png", "loss_curves.png", "samples.png"]
+
+
+def solution(exercise_id):
+    return checker.load_module(COURSE.get(exercise_id).solution_path)
+
+
+@pytest.fixture(scope="module")
+def gmmn():
+    return solution("autoencoders/gmmn")
+
+
+@pytest.fixture(scope="module")
+def gan():
+    return solution("autoencoders/gan")
+
+
+def test_squared_distances_and_mmd_match_numpy(gmmn):
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(size=(7, 30)).astype(np.float32), rng.uniform(size=(5, 30)).astype(np.float32)
+    distances = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_allclose(gmmn.squared_distances(tf.constant(x), tf.constant(y)).numpy(), distances,
+                               rtol=1e-4, atol=1e-4)
+    sigmas = (1.0, 4.0)
+
+    def kernel(a, b):
+        d = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+        return sum(np.exp(-d / (2 * s * s)) for s in sigmas)
+
+    expected = kernel(x, x).mean() + kernel(y, y).mean() - 2 * kernel(x, y).mean()
+    assert float(gmmn.mmd2(tf.constant(x), tf.constant(y), sigmas)) == pytest.approx(expected, rel=1e-3)
+
+
+def test_gan_losses_are_the_cross_entropies_of_slide_64(gan):
+    real_logits = tf.constant([[2.0], [-1.0]])
+    fake_logits = tf.constant([[0.5], [-3.0]])
+
+    def bce(target, logits):
+        p = 1 / (1 + np.exp(-logits))
+        return float(np.mean(-(target * np.log(p) + (1 - target) * np.log(1 - p))))
+
+    d_expected = bce(gan.REAL_LABEL, real_logits.numpy()) + bce(0.0, fake_logits.numpy())
+    assert float(gan.discriminator_loss(real_logits, fake_logits)) == pytest.approx(d_expected, rel=1e-5)
+    # Non-saturating: -log D(G(z)), not log(1 - D(G(z))).
+    assert float(gan.generator_loss(fake_logits)) == pytest.approx(bce(1.0, fake_logits.numpy()), rel=1e-5)
+
+
+def test_a_wrong_mmd_is_caught_before_training(gmmn):
+    def forgets_the_cross_term(x, y, sigmas):
+        k = lambda a, b: tf.add_n([tf.exp(-gmmn.squared_distances(a, b) / (2.0 * s ** 2)) for s in sigmas])
+        return tf.reduce_mean(k(x, x)) + tf.reduce_mean(k(y, y))
+
+    with pytest.raises(ValueError, match="must be 0"):
+        generative.check_mmd(forgets_the_cross_term, gmmn.SIGMAS)
+
+
+def test_a_saturating_generator_loss_is_caught_before_training(gan):
+    def saturating(fake_logits):  # minus D's loss on the fakes: log(1 - D(G(z)))
+        return -tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.zeros_like(fake_logits), logits=fake_logits))
+
+    with pytest.raises(ValueError):
+        generative.check_gan_losses(gan.discriminator_loss, saturating)
+
+
+@pytest.mark.parametrize("exercise_id", ["autoencoders/gmmn", "autoencoders/gan"])
+def test_generator_solution_passes_and_draws_its_pictures(exercise_id, solution_run):
+    result, output_dir = solution_run(exercise_id)
+    for name in PICTURES:
+        assert (output_dir / name).stat().st_size > 5000, f"{name} missing or empty"
+    assert 1 <= result.metrics["classes"] <= 10
+
+
+def test_generate_depends_on_its_seed_alone(gan):
+    """The evidence the checker samples from: the same seed, the same samples, whatever the global
+    random state; another seed, other samples."""
+    network = gan.build_generator()
+    generate = generative.make_generate(network, generative.Noise(gan.NOISE_DIM, "normal", seed=0))
+    first = generate(50, 7)
+    tf.random.set_seed(123)
+    np.random.seed(123)
+    again, other = generate(50, 7), generate(50, 8)
+    assert first.shape == (50, 28, 28) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert 0.0 <= float(first.min()) and float(first.max()) <= 1.0
