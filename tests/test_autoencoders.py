@@ -140,7 +140,7 @@ def test_solution_draws_its_pictures_and_reports_its_baselines(exercise_id, solu
     metrics = result.metrics
     # main()'s own figures agree with what the checker measured.
     for check in result.results:
-        assert check.value == pytest.approx(metrics[check.metric], rel=1e-4)
+        assert check.value == pytest.approx(metrics[check.check.metric], rel=1e-4)
     assert metrics["pca_mse"] < metrics["mean_image_mse"]
 
 
