@@ -3,6 +3,7 @@
     python -m datasets fetch mnist             # into the cache
     python -m datasets fetch mnist --to DIR    # also copy the verified file into DIR
     python -m datasets where                   # print the cache and data folders
+    python -m datasets corpus --to DIR         # write word2vec's generated corpus and questions
 
 Exit status: 0 done; 1 no verified copy could be had (the message says what was tried); 2 a folder
 the data should go into (``--to DIR``, the cache) cannot be created or written.
@@ -12,7 +13,7 @@ import argparse
 import pathlib
 import sys
 
-from datasets import _download, mnist
+from datasets import _download, mnist, word_corpus
 
 DATASETS = {"mnist": mnist.fetch}
 
@@ -26,7 +27,24 @@ def main(argv=None) -> int:
     fetch.add_argument("--to", type=pathlib.Path, default=None,
                        help=f"also copy the verified file into this folder (then set {_download.DATA_VARIABLE} to it)")
     commands.add_parser("where", help="print the cache and data folders")
+    corpus = commands.add_parser("corpus", help="write the generated word2vec corpus and its analogy questions")
+    corpus.add_argument("--to", type=pathlib.Path, required=True, help="the folder to write them into")
+    corpus.add_argument("--seed", type=int, default=0, help="the corpus's seed (the questions do not depend on it)")
     args = parser.parse_args(argv)
+    if args.command == "corpus":
+        if args.seed < 0:
+            parser.error(f"--seed must be 0 or more, got {args.seed}")
+        generated = word_corpus.generate(args.seed)
+        try:
+            paths = word_corpus.write(generated, args.to)
+        except OSError as error:
+            print(f"{parser.prog}: error: cannot write into {args.to}: {error.strerror or error}",
+                  file=sys.stderr)
+            return 2
+        print(f"{len(generated.sentences)} sentences, {generated.tokens} words, seed {args.seed}:")
+        for path in paths:
+            print(f"  {path}")
+        return 0
     if args.command == "where":
         print(f"cache: {_download.cache_dir()}  (${_download.CACHE_VARIABLE})")
         print(f"data:  {_download.data_dir() or '(not set)'}  (${_download.DATA_VARIABLE})")
