@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from seminar import plots, runtime, vision
+from seminar.plots import plot_image_rows
 
 SIDE = vision.SIDE
 PIXELS = SIDE * SIDE
@@ -331,34 +332,6 @@ def _as_rows(images) -> np.ndarray:
 # ----------------------------------------------------------------------------------- pictures
 
 
-def plot_image_rows(args: argparse.Namespace, rows: list[tuple[str, np.ndarray]], filename: str,
-                    title: str, *, signed: bool = False) -> pathlib.Path:
-    """One row of 28x28 images per ``(label, images)``, e.g. test digits above their
-    reconstructions. Pixels in [0, 1] are drawn black on white; ``signed`` images (directions in
-    pixel space) red for positive, blue for negative, each on its own symmetric scale."""
-    plt = plots.pyplot(args)
-    columns = max(len(images) for _, images in rows)
-    fig, axes = plt.subplots(len(rows), columns, figsize=(1.05 * columns + 1.2, 1.15 * len(rows) + 0.5),
-                             squeeze=False)
-    for row, (label, images) in enumerate(rows):
-        images = np.asarray(images, np.float32).reshape(-1, SIDE, SIDE)
-        for column in range(columns):
-            ax = axes[row, column]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if column >= len(images):
-                ax.axis("off")
-                continue
-            if signed:
-                limit = float(np.abs(images[column]).max()) or 1.0
-                ax.imshow(images[column], cmap="RdBu_r", vmin=-limit, vmax=limit)
-            else:
-                ax.imshow(np.clip(images[column], 0.0, 1.0), cmap="gray_r", vmin=0.0, vmax=1.0)
-        axes[row, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
-    fig.suptitle(title)
-    return plots.save(fig, args, filename)
-
-
 def plot_training_curves(args: argparse.Namespace, log: EpochLog, baselines: dict[str, float],
                          filename: str = "loss_curves.png") -> pathlib.Path:
     """Training loss and validation error per epoch, with the baselines' test errors as lines."""
@@ -573,10 +546,3 @@ def measure_largest_angle_degrees(context) -> float:
     sine = float(np.linalg.svd(outside, compute_uv=False).max())
     return math.degrees(math.asin(min(sine, 1.0)))
 
-
-MEASURES = {
-    "autoencoder_test_mse": measure_test_mse,
-    "autoencoder_mse_vs_mean_image": measure_mse_vs_mean_image,
-    "autoencoder_mse_vs_pca": measure_mse_vs_pca,
-    "linear_autoencoder_largest_angle": measure_largest_angle_degrees,
-}

@@ -321,19 +321,11 @@ def plot_strip(args, rows: list[tuple[str, np.ndarray]], title: str,
                filename: str = "samples_per_epoch.png") -> pathlib.Path:
     """One row of samples per epoch (``(label, (10, 28, 28))`` pairs), from the same noise; at
     most 12 rows, evenly spaced, always with the first and the last."""
-    plt = plots.pyplot(args)
     if len(rows) > STRIP_MAX_ROWS:
         keep = np.unique(np.round(np.linspace(0, len(rows) - 1, STRIP_MAX_ROWS)).astype(int))
         rows = [rows[i] for i in keep]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(STRIP_SAMPLES * 0.75 + 1.2, 0.8 * len(rows) + 0.6),
-                             squeeze=False, layout="constrained")
-    for ax, (label, samples) in zip(axes[:, 0], rows):
-        ax.imshow(_tile(samples, 1, STRIP_SAMPLES), cmap="gray_r", vmin=0.0, vmax=1.0)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    return plots.save(fig, args, filename)
+    return plots.plot_image_rows(args, [(label, samples[:STRIP_SAMPLES]) for label, samples in rows],
+                                 filename, title)
 
 
 def plot_losses(args, history: dict[str, list[float]], steps_per_epoch: int, title: str,

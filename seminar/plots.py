@@ -11,6 +11,7 @@ import os
 import pathlib
 
 import matplotlib
+import numpy as np
 
 
 def _want_screen(args: argparse.Namespace | None) -> bool:
@@ -82,4 +83,32 @@ def draw_graph(concrete_function, args: argparse.Namespace, filename: str, title
     ax.set_ylim(min(ys) - 1, max(ys) + 1)
     ax.axis("off")
     ax.set_title(title or "Traced graph: blue = inputs you feed, orange = constants, green = operations")
+    return save(fig, args, filename)
+
+
+def plot_image_rows(args: argparse.Namespace, rows: list, filename: str,
+                    title: str, *, signed: bool = False) -> pathlib.Path:
+    """One row of 28x28 images per ``(label, images)``, e.g. test digits above their
+    reconstructions. Pixels in [0, 1] are drawn black on white; ``signed`` images (directions in
+    pixel space) red for positive, blue for negative, each on its own symmetric scale."""
+    plt = pyplot(args)
+    columns = max(len(images) for _, images in rows)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(1.05 * columns + 1.2, 1.15 * len(rows) + 0.5),
+                             squeeze=False)
+    for row, (label, images) in enumerate(rows):
+        images = np.asarray(images, np.float32).reshape(-1, 28, 28)
+        for column in range(columns):
+            ax = axes[row, column]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column >= len(images):
+                ax.axis("off")
+                continue
+            if signed:
+                limit = float(np.abs(images[column]).max()) or 1.0
+                ax.imshow(images[column], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            else:
+                ax.imshow(np.clip(images[column], 0.0, 1.0), cmap="gray_r", vmin=0.0, vmax=1.0)
+        axes[row, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    fig.suptitle(title)
     return save(fig, args, filename)
