@@ -1,6 +1,7 @@
-"""The seminar's data: MNIST (downloaded once, verified, cached) and the small SGD datasets.
+"""The seminar's data: MNIST and Fashion-MNIST (downloaded once, verified, cached), the small SGD
+datasets, and the generated word2vec corpus.
 
-    from datasets import mnist, toy
+    from datasets import fashion_mnist, mnist, toy, word_corpus
     (x_train, y_train), (x_test, y_test) = mnist.load()
 
 Environment variables: ``SEMINAR_DATA_DIR`` names a folder of ready files (a USB key);

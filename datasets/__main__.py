@@ -2,6 +2,7 @@
 
     python -m datasets fetch mnist             # into the cache
     python -m datasets fetch mnist --to DIR    # also copy the verified file into DIR
+    python -m datasets fetch all --to DIR      # every dataset the seminar downloads (a USB key)
     python -m datasets where                   # print the cache and data folders
     python -m datasets corpus --to DIR         # write word2vec's generated corpus and questions
 
@@ -13,9 +14,9 @@ import argparse
 import pathlib
 import sys
 
-from datasets import _download, mnist, word_corpus
+from datasets import _download, fashion_mnist, mnist, word_corpus
 
-DATASETS = {"mnist": mnist.fetch}
+DATASETS = {"mnist": mnist.fetch, "fashion-mnist": fashion_mnist.fetch}
 
 
 def main(argv=None) -> int:
@@ -23,9 +24,9 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     fetch = commands.add_parser("fetch", help="download and verify a dataset")
-    fetch.add_argument("name", choices=sorted(DATASETS))
+    fetch.add_argument("name", choices=[*sorted(DATASETS), "all"])
     fetch.add_argument("--to", type=pathlib.Path, default=None,
-                       help=f"also copy the verified file into this folder (then set {_download.DATA_VARIABLE} to it)")
+                       help=f"also copy the verified files into this folder (then set {_download.DATA_VARIABLE} to it)")
     commands.add_parser("where", help="print the cache and data folders")
     corpus = commands.add_parser("corpus", help="write the generated word2vec corpus and its analogy questions")
     corpus.add_argument("--to", type=pathlib.Path, required=True, help="the folder to write them into")
@@ -49,22 +50,23 @@ def main(argv=None) -> int:
         print(f"cache: {_download.cache_dir()}  (${_download.CACHE_VARIABLE})")
         print(f"data:  {_download.data_dir() or '(not set)'}  (${_download.DATA_VARIABLE})")
         return 0
-    try:
-        path = DATASETS[args.name](args.to)
-    except _download.FolderNotWritable as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
-    except _download.DatasetUnavailable as error:
-        print(error, file=sys.stderr)
-        return 1
-    except OSError as error:  # anything unforeseen still gets one line, not a traceback
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 1
-    print(f"{args.name}: verified copy at {path}")
+    names = sorted(DATASETS) if args.name == "all" else [args.name]
+    for name in names:
+        try:
+            path = DATASETS[name](args.to)
+        except _download.FolderNotWritable as error:
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return 2
+        except _download.DatasetUnavailable as error:
+            print(error, file=sys.stderr)
+            return 1
+        except OSError as error:  # anything unforeseen still gets one line, not a traceback
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return 1
+        print(f"{name}: verified copy at {path}")
     if args.to is not None:
-        print(f"use it with: export {_download.DATA_VARIABLE}={path.parent.resolve()}")
+        print(f"use it with: export {_download.DATA_VARIABLE}={args.to.resolve()}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -221,10 +221,12 @@ def _is_timeout(error: BaseException) -> bool:
     return isinstance(error, TimeoutError)  # socket.timeout is TimeoutError since Python 3.10
 
 
-def download_url(url: str, destination: pathlib.Path, sha256: str,
+def download_url(url: str, destination: pathlib.Path, sha256: str | None,
                  timeout: float = DOWNLOAD_TIMEOUT_SECONDS) -> pathlib.Path:
-    """Download ``url`` to ``destination`` if its content has the pinned hash. ``timeout`` bounds
-    the wait for the connection and for each read, so a stalled server fails instead of hanging."""
+    """Download ``url`` to ``destination`` if its content has the pinned hash (``None``: a file
+    that is checked once decoded, like a compressed file whose decompressed bytes are pinned).
+    ``timeout`` bounds the wait for the connection and for each read, so a stalled server fails
+    instead of hanging."""
     try:
         with atomic_destination(destination, sha256) as temporary:
             with urllib.request.urlopen(url, timeout=timeout) as response, \
@@ -294,6 +296,10 @@ def locate(files: list[RemoteFile], attempts: list[str],
     """Find a verified copy of one of ``files``: first in ``$SEMINAR_DATA_DIR``, then in the cache
     (removing a corrupt cached entry). Notes on what was tried go to ``attempts``; the names of
     corrupt cached entries that could not be removed go to ``stuck``."""
+    unique: dict[str, RemoteFile] = {}  # sources of the same file share its name: look once
+    for remote in files:
+        unique.setdefault(remote.filename, remote)
+    files = list(unique.values())
     folder = data_dir()
     if folder is not None:
         for remote in files:
