@@ -280,6 +280,10 @@ MEASURES = {
     "generated_fid": _lazy("judge", "measure_fid"),
     "generated_inception_score": _lazy("judge", "measure_inception_score"),
     "generated_classes": _lazy("judge", "measure_classes"),
+    "rnn_test_accuracy": _lazy("sequences", "measure_rnn_test_accuracy"),
+    "lstm_test_accuracy": _lazy("sequences", "measure_lstm_test_accuracy"),
+    "analogy_accuracy": _lazy("embeddings", "measure_analogy_accuracy"),
+    "word2vec_lesson_functions": _lazy("embeddings", "measure_lesson_functions"),
 }
 
 

@@ -1,0 +1,522 @@
+"""The word2vec exercise's plumbing, so that the exercise file shows only the lesson (the skip-gram
+pairs, the noise distribution, the negative-sampling loss and step, the analogy answer):
+
+    text = embeddings.load_text(args)                 # the generated corpus, or --corpus FILE
+    vocabulary = embeddings.build_vocabulary(text.sentences, args.min_count)
+    pairs = embeddings.all_pairs(vocabulary.encode(text.sentences), args.window, skipgram_pairs)
+    batches = embeddings.Batches(pairs, noise, args.batch_size, NEGATIVES, args.seed)
+    metrics = embeddings.report(args, text, vocabulary, vectors, answer_analogies, losses)
+
+Here too: the analogy evaluation (questions whose words are not in the vocabulary are skipped and
+counted), nearest neighbours, the pictures (the loss curve; the planted words projected on their
+two principal directions, with arrows from each word to its partner) and the measure the checker
+runs on the evidence main() returns (:func:`measure_analogy_accuracy`, at the end).
+
+An analogy question ``a b c d`` reads "a is to b as c is to d": the answer is the word whose vector
+is nearest, by cosine, to ``b - a + c`` (the three vectors normalised first), the three query
+words excluded ("3CosAdd", Mikolov et al. 2013).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import math
+import pathlib
+import re
+import time
+
+import numpy as np
+
+from seminar import plots, runtime
+
+DEFAULT_MIN_COUNT = 5  # real text: words seen fewer times get too few updates to mean anything
+QUESTION_BATCH = 256  # analogy questions answered per call (a (batch, vocabulary) score matrix)
+SHOWN_WORDS = ("king", "woman", "paris", "japan", "good", "strongest")
+SHOWN_ANALOGIES = (("man", "king", "woman"), ("japan", "tokyo", "france"), ("good", "best", "strong"),
+                   ("london", "england", "baghdad"))
+
+
+def add_flags(parser: argparse.ArgumentParser, *, window: int, dimension: int) -> None:
+    """The exercise's own flags: the text, the analogy questions, rare words, the model's size."""
+    parser.add_argument("--corpus", type=pathlib.Path, default=None,
+                        help="train on this plain-text file instead of the generated corpus "
+                             "(a sentence a line, or per . ! ?)")
+    parser.add_argument("--analogies", type=pathlib.Path, default=None,
+                        help="evaluate on this file in the questions-words.txt format (': section' "
+                             "lines, then 'a b c d' lines) instead of the generated test questions")
+    parser.add_argument("--corpus-seed", type=runtime.non_negative_int, default=0,
+                        help="the generated corpus's seed (the check uses 0; --seed sets the "
+                             "initialisation and the sampling)")
+    parser.add_argument("--min-count", type=runtime.positive_int, default=DEFAULT_MIN_COUNT,
+                        help="drop words seen fewer times than this from the vocabulary")
+    parser.add_argument("--window", type=runtime.positive_int, default=window,
+                        help="context words taken on each side of a centre word")
+    parser.add_argument("--dimension", type=runtime.positive_int, default=dimension,
+                        help="numbers per word vector")
+
+
+# ----------------------------------------------------------------------------------- text
+
+
+@dataclasses.dataclass
+class Text:
+    sentences: list[list[str]]
+    test_questions: dict[str, list[tuple[str, str, str, str]]]  # what the metrics are measured on
+    validation_questions: dict | None  # the generated corpus's held-out tuning questions, else None
+    name: str  # "the generated corpus (seed 0)" or the file's path
+    generated: bool
+
+
+def load_text(args: argparse.Namespace) -> Text:
+    """The generated corpus of ``datasets.word_corpus`` (seed ``--corpus-seed``) with its test and
+    validation questions, or the ``--corpus`` file; the ``--analogies`` file replaces the
+    questions."""
+    from datasets import word_corpus
+
+    if args.corpus is None:
+        corpus = word_corpus.generate(seed=args.corpus_seed)
+        text = Text(corpus.sentences, corpus.test_questions, corpus.validation_questions,
+                    f"the generated corpus (seed {args.corpus_seed})", True)
+    else:
+        text = Text(word_corpus.read_text(args.corpus), {}, None, str(args.corpus), False)
+    if args.analogies is not None:
+        text.test_questions = word_corpus.read_analogies(args.analogies)
+        text.validation_questions = None
+    tokens = sum(len(s) for s in text.sentences)
+    runtime.say(args, f"Text: {text.name}, {len(text.sentences)} sentences, {tokens} words")
+    return text
+
+
+@dataclasses.dataclass
+class Vocabulary:
+    words: list[str]  # row order of the embedding tables: most frequent first
+    counts: np.ndarray  # (size,) int64: how often each word occurs
+    index: dict[str, int]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def encode(self, sentences: list[list[str]]) -> list[np.ndarray]:
+        """Each sentence as an int32 array of word ids, words not in the vocabulary dropped."""
+        index = self.index
+        return [np.array([index[w] for w in s if w in index], dtype=np.int32) for s in sentences]
+
+
+def build_vocabulary(sentences: list[list[str]], min_count: int) -> Vocabulary:
+    """The words seen at least ``min_count`` times, most frequent first (ties in alphabetical
+    order, so the row order never depends on anything but the text)."""
+    counts = collections.Counter(word for sentence in sentences for word in sentence)
+    kept = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+    if len(kept) < 2:
+        raise ValueError(f"only {len(kept)} word(s) occur at least {min_count} times; give a longer "
+                         f"text or a smaller --min-count")
+    return Vocabulary(kept, np.array([counts[w] for w in kept], dtype=np.int64),
+                      {w: i for i, w in enumerate(kept)})
+
+
+def all_pairs(encoded: list[np.ndarray], window: int, pairs_of_sentence) -> np.ndarray:
+    """The (centre, context) pairs of every sentence, from ``pairs_of_sentence(ids, window)``,
+    checked and stacked into one int32 array (n, 2)."""
+    chunks = []
+    for ids in encoded:
+        if len(ids) < 2:
+            continue
+        pairs = np.asarray(pairs_of_sentence(ids, window))
+        if pairs.ndim != 2 or pairs.shape[1] != 2:
+            raise ValueError(f"skipgram_pairs must return an array of shape (number of pairs, 2) of "
+                             f"(centre, context) word ids; for a sentence of {len(ids)} words and "
+                             f"window {window} it returned shape {pairs.shape}")
+        chunks.append(pairs)
+    if not chunks:
+        raise ValueError("no sentence has two words in the vocabulary: nothing to train on")
+    pairs = np.concatenate(chunks).astype(np.int32)
+    if pairs.min() < 0 or pairs.max() >= max(int(ids.max()) for ids in encoded if len(ids)) + 1:
+        raise ValueError("skipgram_pairs returned ids that are not in the sentence it was given")
+    return pairs
+
+
+def check_noise(probabilities, size: int) -> np.ndarray:
+    """``probabilities`` as float64 (size,), refused unless it is a probability distribution."""
+    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    if p.shape != (size,):
+        raise ValueError(f"noise_distribution must return one probability per vocabulary word, "
+                         f"shape ({size},), got shape {np.shape(probabilities)}")
+    if not np.all(np.isfinite(p)) or p.min() < 0 or abs(p.sum() - 1.0) > 1e-4:
+        raise ValueError(f"noise_distribution must return non-negative probabilities summing to 1, "
+                         f"got sum {p.sum():.6g}, minimum {p.min():.6g}")
+    return p / p.sum()
+
+
+class Batches:
+    """The training batches of one pass: the pairs shuffled anew at each pass, cut into batches of
+    ``batch_size`` (centre ids (b,), context ids (b,)), each with ``negatives`` noise words per pair
+    (b, negatives) drawn from ``noise`` (vocabulary,) by a NumPy generator seeded from ``seed``.
+    Every batch has the full size (the last, incomplete one of a pass is dropped), so the
+    tf.function step is traced once."""
+
+    def __init__(self, pairs: np.ndarray, noise: np.ndarray, batch_size: int, negatives: int, seed: int):
+        self.pairs, self.batch_size, self.negatives = pairs, min(batch_size, len(pairs)), negatives
+        self.cumulative = np.cumsum(noise)
+        self.cumulative[-1] = 1.0
+        self.rng = np.random.default_rng([seed, 2013])
+
+    def __len__(self) -> int:
+        return len(self.pairs) // self.batch_size
+
+    def __iter__(self):
+        import tensorflow as tf
+
+        order = self.rng.permutation(len(self.pairs))
+        size = self.batch_size
+        for step in range(len(self)):
+            pairs = self.pairs[order[step * size:(step + 1) * size]]
+            uniform = self.rng.random((size, self.negatives))
+            negatives = np.searchsorted(self.cumulative, uniform, side="right").astype(np.int32)
+            yield tf.constant(pairs[:, 0]), tf.constant(pairs[:, 1]), tf.constant(negatives)
+
+
+class LossLog:
+    """The mean batch loss of every ``every`` steps, for the loss curve, and the time per pass."""
+
+    def __init__(self, args: argparse.Namespace, steps_per_epoch: int, every: int = 20):
+        self.args, self.steps_per_epoch, self.every = args, steps_per_epoch, every
+        self.steps: list[int] = []
+        self.values: list[float] = []
+        self.pending: list = []
+        self.done = 0
+        self.seconds = 0.0
+        self._start = None
+        self.writer = runtime.tensorboard_writer(args)  # None unless --tensorboard
+
+    def start_epoch(self, epoch: int) -> None:
+        from seminar import vision
+
+        self.bar = vision.ProgressBar(self.args, self.steps_per_epoch, epoch, self.args.epochs)
+        self.in_epoch = []
+        self._start = time.perf_counter()
+
+    def step(self, loss) -> None:
+        self.pending.append(loss)
+        self.in_epoch.append(loss)
+        self.done += 1
+        if len(self.pending) == self.every:
+            self._flush()
+        self.bar.update(len(self.in_epoch), self.in_epoch[-200:])
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.values.append(float(np.mean([float(v) for v in self.pending])))
+            self.steps.append(self.done)
+            if self.writer is not None:
+                import tensorflow as tf
+
+                with self.writer.as_default():
+                    tf.summary.scalar("loss", self.values[-1], step=self.done)
+            self.pending = []
+
+    def end_epoch(self) -> None:
+        self._flush()
+        self.seconds += time.perf_counter() - self._start
+
+
+# ----------------------------------------------------------------------------------- evaluation
+
+
+def _section_key(name: str) -> str:
+    return "accuracy_" + (re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "questions")
+
+
+def question_ids(questions, vocabulary_index: dict[str, int]) -> tuple[np.ndarray, int]:
+    """The questions whose four words are all in the vocabulary, as ids (n, 4), and how many were
+    skipped."""
+    kept = [[vocabulary_index[w] for w in q] for q in questions if all(w in vocabulary_index for w in q)]
+    return np.array(kept, dtype=np.int64).reshape(-1, 4), len(questions) - len(kept)
+
+
+def answers(answer_analogies, vectors: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``answer_analogies(vectors, (n, 3) ids)`` in batches, checked: one word id per question."""
+    out = []
+    for start in range(0, len(ids), QUESTION_BATCH):
+        batch = ids[start:start + QUESTION_BATCH, :3]
+        predicted = np.asarray(answer_analogies(vectors, batch)).reshape(-1)
+        if predicted.shape != (len(batch),) or not np.issubdtype(predicted.dtype, np.integer):
+            raise ValueError(f"answer_analogies must return one word id (an integer) per question, "
+                             f"shape ({len(batch)},) for {len(batch)} questions, got "
+                             f"{np.asarray(predicted).dtype} of shape {predicted.shape}")
+        out.append(predicted.astype(np.int64))
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def evaluate(answer_analogies, vectors: np.ndarray, vocabulary: Vocabulary, questions: dict) -> dict:
+    """Per section and overall: the questions answered (all four words known), skipped, and the
+    accuracy on the answered ones (the usual convention of word2vec's compute-accuracy)."""
+    result = {"sections": {}, "answered": 0, "total": 0, "correct": 0}
+    for section, items in questions.items():
+        ids, skipped = question_ids(items, vocabulary.index)
+        correct = int(np.sum(answers(answer_analogies, vectors, ids) == ids[:, 3])) if len(ids) else 0
+        result["sections"][section] = {"answered": len(ids), "total": len(items), "correct": correct}
+        result["answered"] += len(ids)
+        result["total"] += len(items)
+        result["correct"] += correct
+    return result
+
+
+def _accuracy(part: dict) -> float:
+    return part["correct"] / part["answered"] if part["answered"] else 0.0
+
+
+def normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, np.float64)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
+
+
+def nearest(vectors: np.ndarray, vocabulary: Vocabulary, query: np.ndarray, exclude=(), k: int = 5):
+    """The ``k`` words whose vectors are nearest by cosine to ``query``, with their cosines."""
+    unit = normalised(vectors)
+    scores = unit @ (query / (np.linalg.norm(query) or 1.0))
+    scores[list(exclude)] = -np.inf
+    best = np.argsort(-scores)[:k]
+    return [(vocabulary.words[i], float(scores[i])) for i in best]
+
+
+def show_examples(args: argparse.Namespace, vectors: np.ndarray, vocabulary: Vocabulary,
+                  answer_analogies) -> None:
+    """Print the nearest neighbours of a few words and a few analogies with their answers (the
+    slide's, or, on another text, of its most frequent words)."""
+    index = vocabulary.index
+    words = [w for w in SHOWN_WORDS if w in index] or vocabulary.words[:4]
+    unit = normalised(vectors)
+    runtime.say(args, "Nearest neighbours (cosine):")
+    for word in words:
+        near = nearest(vectors, vocabulary, unit[index[word]], exclude=[index[word]])
+        runtime.say(args, f"  {word:>10}: " + ", ".join(f"{w} {s:.2f}" for w, s in near))
+    shown = [q for q in SHOWN_ANALOGIES if all(w in index for w in q)]
+    if shown:
+        ids = np.array([[index[w] for w in q] for q in shown])
+        predicted = answers(answer_analogies, vectors, ids)
+        runtime.say(args, "Analogies (b - a + c, the three query words excluded):")
+        for (a, b, c), answer in zip(shown, predicted):
+            runtime.say(args, f"  {b} - {a} + {c} = {vocabulary.words[int(answer)]}")
+
+
+def report(args: argparse.Namespace, text: Text, vocabulary: Vocabulary, vectors: np.ndarray,
+           answer_analogies, log: LossLog) -> dict:
+    """Print examples and accuracies, draw the pictures, and return the metrics with the evidence
+    (``embeddings`` (vocabulary, dimension) and ``vocabulary``, its words in row order)."""
+    vectors = np.asarray(vectors, np.float32)
+    if vectors.shape[0] != len(vocabulary) or vectors.ndim != 2:
+        raise ValueError(f"the word vectors must have shape ({len(vocabulary)}, dimension), one row per "
+                         f"vocabulary word, got {vectors.shape}")
+    show_examples(args, vectors, vocabulary, answer_analogies)
+    metrics: dict = {}
+    if text.validation_questions:
+        validation = evaluate(answer_analogies, vectors, vocabulary, text.validation_questions)
+        metrics["validation_accuracy"] = _accuracy(validation)
+    if text.test_questions:
+        test = evaluate(answer_analogies, vectors, vocabulary, text.test_questions)
+        runtime.say(args, f"Analogy accuracy ({'held-out test questions' if text.generated else 'questions'},"
+                          f" answered / total):")
+        for section, part in test["sections"].items():
+            runtime.say(args, f"  {section:>20}: {_accuracy(part):6.1%}  ({part['correct']} right of "
+                              f"{part['answered']} answered; {part['total']} asked)")
+            metrics[_section_key(section)] = _accuracy(part)
+        runtime.say(args, f"  {'overall':>20}: {_accuracy(test):6.1%}  ({test['answered']} of "
+                          f"{test['total']} questions answered, {test['total'] - test['answered']} "
+                          f"skipped: a word not in the vocabulary)")
+        metrics = {"analogy_accuracy": _accuracy(test), **metrics,
+                   "questions_answered": test["answered"], "questions_total": test["total"]}
+    metrics["final_loss"] = log.values[-1] if log.values else math.nan
+    metrics["vocabulary_size"] = len(vocabulary)
+    metrics["train_seconds"] = log.seconds  # the training loop only (a timing, not reproducible)
+    plot_loss(args, log)
+    plot_offsets(args, vectors, vocabulary)
+    return {**metrics, "embeddings": vectors, "vocabulary": list(vocabulary.words)}
+
+
+# ----------------------------------------------------------------------------------- pictures
+
+
+def plot_loss(args: argparse.Namespace, log: LossLog, filename: str = "loss_curve.png") -> pathlib.Path:
+    plt = plots.pyplot(args)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if log.values:
+        epochs = np.array(log.steps) / log.steps_per_epoch
+        ax.plot(epochs, log.values, lw=1.2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("negative-sampling loss (mean per pair)")
+    ax.set_title("Skip-gram with negative sampling: training loss")
+    ax.grid(alpha=0.3)
+    return plots.save(fig, args, filename)
+
+
+def _planted_groups():
+    """(title, arrows, the pairs whose mean offset is the x axis) per planted relation."""
+    from datasets import word_corpus
+
+    adjectives = word_corpus.ADJECTIVES
+    gender = [(m, f) for m, f, *_ in word_corpus.GENDER_PAIRS]
+    capitals = [(c, k) for c, k, _ in word_corpus.CAPITALS]
+    return [
+        ("gender: male -> female", gender, gender),
+        ("country -> capital", capitals, capitals),
+        ("base -> comparative -> superlative",
+         [(b, c) for b, c, _ in adjectives] + [(c, s) for _, c, s in adjectives],
+         [(b, s) for b, _, s in adjectives]),
+    ]
+
+
+def plot_offsets(args: argparse.Namespace, vectors: np.ndarray, vocabulary: Vocabulary,
+                 filename: str = "embedding_pca.png") -> pathlib.Path | None:
+    """One panel per planted relation, its words' unit vectors projected on two directions: x, the
+    relation's mean offset (e.g. the mean of queen - king, woman - man, ...), and y, the principal
+    direction (PCA with NumPy) of the words once x is removed, the largest variation left. An
+    arrow goes from each word to its partner: arrows parallel and of equal length are what makes
+    ``b - a + c`` land on ``d``. Nothing is drawn for a text without the planted words."""
+    index = vocabulary.index
+    groups = []
+    for title, arrows, axis_pairs in _planted_groups():
+        arrows = [(a, b) for a, b in arrows if a in index and b in index]
+        axis_pairs = [(a, b) for a, b in axis_pairs if a in index and b in index]
+        if len(arrows) >= 2 and axis_pairs:
+            groups.append((title, arrows, axis_pairs))
+    if not groups:
+        return None
+    plt = plots.pyplot(args)
+    unit = normalised(vectors)
+    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 5.5), squeeze=False)
+    for ax, (title, arrows, axis_pairs) in zip(axes[0], groups):
+        words = list(dict.fromkeys(w for pair in arrows for w in pair))
+        points = unit[[index[w] for w in words]]
+        x_axis = np.mean([unit[index[b]] - unit[index[a]] for a, b in axis_pairs], axis=0)
+        x_axis /= np.linalg.norm(x_axis) or 1.0
+        centred = points - points.mean(axis=0)
+        rest = centred - np.outer(centred @ x_axis, x_axis)
+        _, _, right = np.linalg.svd(rest, full_matrices=False)
+        xy = dict(zip(words, np.stack([centred @ x_axis, centred @ right[0]], axis=1)))
+        colours = plt.get_cmap("tab20")
+        for number, (a, b) in enumerate(arrows):
+            ax.annotate("", xy=xy[b], xytext=xy[a],
+                        arrowprops=dict(arrowstyle="->", color=colours(number % 20), lw=1.3))
+        for word, (x, y) in xy.items():
+            ax.plot(x, y, "o", ms=3, color="0.3")
+            ax.annotate(word, (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
+        ax.set_title(title)
+        ax.set_xlabel("the mean offset of the relation")
+        ax.set_ylabel("the main direction of variation left (PCA)")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("Word vectors of the planted words (unit length): parallel arrows = a shared offset")
+    return plots.save(fig, args, filename)
+
+
+# ----------------------------------------------------------------------------------- measure
+#
+# What the checker runs (registered in seminar/measures.py as "analogy_accuracy"): it regenerates
+# the held-out test questions of datasets.word_corpus itself (they are the same for every corpus
+# seed) and answers them with its own cosine nearest neighbour on main()'s embeddings.
+
+
+def analogy_accuracy(vectors: np.ndarray, words: list[str], questions: dict) -> float:
+    """3CosAdd accuracy over all ``questions`` (a dict section -> [(a, b, c, d)]): rows normalised,
+    the word nearest by cosine to ``b - a + c`` other than a, b and c must be d; a question with a
+    word missing from ``words`` counts as wrong."""
+    unit = normalised(vectors)
+    index = {w: i for i, w in enumerate(words)}
+    flat = [q for items in questions.values() for q in items]
+    known = np.array([[index[w] for w in q] for q in flat if all(w in index for w in q)],
+                     dtype=np.int64).reshape(-1, 4)
+    if not flat:
+        return 0.0
+    correct = 0
+    for start in range(0, len(known), QUESTION_BATCH):
+        batch = known[start:start + QUESTION_BATCH]
+        target = unit[batch[:, 1]] - unit[batch[:, 0]] + unit[batch[:, 2]]
+        scores = target @ unit.T
+        rows = np.arange(len(batch))[:, None]
+        scores[rows, batch[:, :3]] = -np.inf
+        correct += int(np.sum(np.argmax(scores, axis=1) == batch[:, 3]))
+    return correct / len(flat)
+
+
+def measure_analogy_accuracy(context) -> float:
+    """The fraction of the generated corpus's held-out test questions (all sections, 318 of them)
+    that main()'s ``embeddings`` (vocabulary, dimension) answer right, the words of each row given
+    by main()'s ``vocabulary``."""
+    from datasets import word_corpus
+    from seminar.measures import EvidenceError
+
+    vectors = context.evidence("embeddings", (None, None))
+    words = context.metrics.get("vocabulary")
+    if not isinstance(words, (list, tuple)) or not all(isinstance(w, str) for w in words):
+        raise EvidenceError("main() must return 'vocabulary', the list of words (str) in the row order "
+                            "of 'embeddings' (it is in the original skeleton's main)")
+    if len(words) != len(vectors) or len(set(words)) != len(words):
+        raise EvidenceError(f"main()'s 'vocabulary' must name each of the {len(vectors)} rows of "
+                            f"'embeddings' once; it has {len(words)} words, {len(set(words))} distinct")
+    if not np.issubdtype(vectors.dtype, np.number) or vectors.shape[1] < 1:
+        raise EvidenceError(f"main()'s 'embeddings' must be a numeric array (vocabulary, dimension), "
+                            f"got {vectors.dtype} of shape {vectors.shape}")
+    if not np.all(np.isfinite(vectors)):
+        raise EvidenceError("main()'s 'embeddings' contains NaN or infinite values")
+    questions = word_corpus.generate(seed=0, sentences=1).test_questions
+    return analogy_accuracy(vectors, list(words), questions)
+
+
+# Hand-made word vectors for the probe of answer_analogies: for "a is to b as c is to ?" (rows 0, 1,
+# 2) the query word c is nearer to b - a + c (cosine 0.79) than the answer, row 3 (0.71); for the
+# question (1, 0, 3), the query rows 1 and 3 are nearer (0.90, 0.69) than the answer, row 4 (0.62).
+PROBE_VECTORS = np.array([[2.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.2],
+                          [0.3, 1.0, -0.3], [-1.0, 0.0, 0.0]], dtype=np.float32)
+PROBE_QUESTIONS = np.array([[0, 1, 2], [1, 0, 3]])
+PROBE_ANSWERS = np.array([3, 4])
+
+
+def _probe_pairs(module) -> bool:
+    pairs = np.asarray(module.skipgram_pairs(np.array([10, 11, 12, 13, 14], np.int32), 2))
+    expected = sorted((i, j) for i in range(10, 15) for j in range(10, 15) if i != j and abs(i - j) <= 2)
+    short = np.asarray(module.skipgram_pairs(np.array([7, 8, 9], np.int32), 5))
+    return (pairs.shape == (14, 2) and sorted(map(tuple, pairs.tolist())) == expected
+            and short.shape == (6, 2))
+
+
+def _probe_noise(module) -> bool:
+    p = np.asarray(module.noise_distribution(np.array([16, 1, 81, 0], np.int64)), np.float64).reshape(-1)
+    return p.shape == (4,) and np.allclose(p, np.array([8, 1, 27, 0]) / 36, rtol=1e-5, atol=1e-7)
+
+
+def _probe_loss(module) -> bool:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(11)
+    v, u_o, u_k = (rng.normal(size=s).astype(np.float32) for s in ((5, 3), (5, 3), (5, 4, 3)))
+    u_o[0] *= 40  # a large dot product: log(sigmoid) must not underflow to log(0)
+    positive = np.sum(v.astype(np.float64) * u_o, axis=1)
+    negative = np.einsum("bd,bkd->bk", v.astype(np.float64), u_k)
+    expected = np.mean(np.logaddexp(0.0, -positive) + np.logaddexp(0.0, negative).sum(axis=1))
+    loss = np.asarray(module.sgns_loss(tf.constant(v), tf.constant(u_o), tf.constant(u_k)), np.float64)
+    return loss.shape == () and bool(np.isclose(loss, expected, rtol=1e-4))
+
+
+def _probe_analogies(module) -> bool:
+    answers = np.asarray(module.answer_analogies(PROBE_VECTORS.copy(), PROBE_QUESTIONS.copy())).reshape(-1)
+    return answers.shape == (2,) and np.array_equal(answers.astype(np.int64), PROBE_ANSWERS)
+
+
+def measure_lesson_functions(context) -> float:
+    """The fraction of four probes that the exercise's own functions pass, on inputs chosen here:
+    the skip-gram pairs of a five-word sentence (window 2) and of a three-word one (window 5), the
+    noise distribution of counts (16, 1, 81, 0), the loss against NumPy (with one large dot
+    product), and two analogies where a query word is nearer to b - a + c than the answer (on this
+    generated corpus the trained vectors answer right even without excluding the query words, so
+    only this probe sees that mistake). A probe that raises counts as failed."""
+    module = context.module
+    passed = 0
+    for probe in (_probe_pairs, _probe_noise, _probe_loss, _probe_analogies):
+        try:
+            passed += bool(probe(module))
+        except Exception:  # noqa: BLE001  (a student's function may fail in any way: the probe fails)
+            pass
+    return passed / 4
