@@ -9,6 +9,7 @@
     reset ID        restore the original skeleton (asks first; your file is kept as a backup)
     seeds [ID...]   run solutions (or your file) on many seeds: a table, also written as CSV
     build           regenerate the skeletons from the solutions (for maintainers)
+    score FILE.csv  score a Kaggle-style submission of the deep-features competition
 """
 
 from __future__ import annotations
@@ -540,6 +541,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 1 if refused else 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    """Score a submission like the leaderboard: 0 scored, 1 malformed (the message says what to
+    fix), 2 the file cannot be read. The labels are loaded by the scorer, never handed out."""
+    from seminar import kaggle
+
+    return kaggle.score_command(args.file, args.labels)
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -612,6 +621,13 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--check", action="store_true", help="only report skeletons that are out of date")
     build.add_argument("--force", action="store_true", help="overwrite skeletons with uncommitted changes")
     build.set_defaults(func=cmd_build)
+
+    score = commands.add_parser("score", help="score a submission CSV of the deep-features "
+                                              "competition (log loss and accuracy)")
+    score.add_argument("file", type=pathlib.Path, help="the CSV: id, class_0 ... class_9")
+    score.add_argument("--labels", type=pathlib.Path, default=None, metavar="CSV",
+                       help="score against this id,label file (a competition of your own images)")
+    score.set_defaults(func=cmd_score)
     return parser
 
 
