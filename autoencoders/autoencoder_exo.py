@@ -43,7 +43,7 @@ def build_encoder(code_size: int) -> keras.Model:
     layers = keras.layers
     # TODO: A network from (batch, 784) to (batch, code_size): one hidden layer of HIDDEN_UNITS
     #   ReLU units, then code_size linear units (no activation: a code may be any real number).
-    raise NotImplementedError('TODO in build_encoder(): A network from (batch, 784) to (batch, code_size): one hidden layer of HIDDEN_UNITS ReLU units, then code_size linear units (no activation: a code may be any real number). (for a hint: python -m seminar hint autoencoders/autoencoder)')
+    raise NotImplementedError('TODO in build_encoder() (for a hint: python -m seminar hint autoencoders/autoencoder)')
 
 
 def build_decoder(code_size: int) -> keras.Model:
@@ -51,7 +51,7 @@ def build_decoder(code_size: int) -> keras.Model:
     layers = keras.layers
     # TODO: A network from (batch, code_size) to (batch, 784): one hidden layer of HIDDEN_UNITS
     #   ReLU units, then 784 outputs squashed into (0, 1) like the pixels they predict.
-    raise NotImplementedError('TODO in build_decoder(): A network from (batch, code_size) to (batch, 784): one hidden layer of HIDDEN_UNITS ReLU units, then 784 outputs squashed into (0, 1) like the pixels they predict. (for a hint: python -m seminar hint autoencoders/autoencoder)')
+    raise NotImplementedError('TODO in build_decoder() (for a hint: python -m seminar hint autoencoders/autoencoder)')
 
 
 @tf.function
@@ -59,7 +59,7 @@ def train_step(images, encoder, decoder, optimizer) -> tf.Tensor:
     """One Adam step on a batch of images (batch, 784); return the batch loss."""
     # TODO: The loss is the mean over images and pixels of (g(f(x)) - x)^2; take one optimizer
     #   step on the trainable variables of both networks (they learn together) and return the loss.
-    raise NotImplementedError('TODO in train_step(): The loss is the mean over images and pixels of (g(f(x)) - x)^2; take one optimizer step on the trainable variables of both networks (they learn together) and return the loss. (for a hint: python -m seminar hint autoencoders/autoencoder)')
+    raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint autoencoders/autoencoder)')
 
 
 # %% Main

@@ -50,7 +50,7 @@ def build_encoder(code_size: int) -> keras.Model:
     # TODO: Two stages of 3x3 convolution (FILTERS[0] then FILTERS[1] filters, ACTIVATION,
     #   size kept: 28x28, 14x14) each followed by a 2x2 max pooling (-> 14x14, -> 7x7), then the
     #   7x7xFILTERS[1] maps flattened into code_size linear units.
-    raise NotImplementedError('TODO in build_encoder(): Two stages of 3x3 convolution (FILTERS[0] then FILTERS[1] filters, ACTIVATION, size kept: 28x28, 14x14) each followed by a 2x2 max pooling (-> 14x14, -> 7x7), then the 7x7xFILTERS[1] maps flattened into code_size linear units. (for a hint: python -m seminar hint autoencoders/conv_autoencoder)')
+    raise NotImplementedError('TODO in build_encoder() (for a hint: python -m seminar hint autoencoders/conv_autoencoder)')
 
 
 def build_decoder(code_size: int) -> keras.Model:
@@ -59,7 +59,7 @@ def build_decoder(code_size: int) -> keras.Model:
     # TODO: Mirror the encoder: code_size -> 7x7xFILTERS[1] feature maps (a dense layer, then a
     #   reshape), two 3x3 transposed convolutions of stride 2 (FILTERS[1] then FILTERS[0] filters:
     #   7x7 -> 14x14 -> 28x28), then a 3x3 convolution to one channel squashed into (0, 1).
-    raise NotImplementedError('TODO in build_decoder(): Mirror the encoder: code_size -> 7x7xFILTERS[1] feature maps (a dense layer, then a reshape), two 3x3 transposed convolutions of stride 2 (FILTERS[1] then FILTERS[0] filters: 7x7 -> 14x14 -> 28x28), then a 3x3 convolution to one channel squashed into (0, 1). (for a hint: python -m seminar hint autoencoders/conv_autoencoder)')
+    raise NotImplementedError('TODO in build_decoder() (for a hint: python -m seminar hint autoencoders/conv_autoencoder)')
 
 
 def build_autoencoder(encoder: keras.Model, decoder: keras.Model, learning_rate) -> keras.Model:
@@ -67,7 +67,7 @@ def build_autoencoder(encoder: keras.Model, decoder: keras.Model, learning_rate)
     with inputs and targets). ``learning_rate`` is a number or a Keras schedule."""
     # TODO: One model from images (batch, 28, 28, 1) to decoder(encoder(images)), compiled to
     #   minimise the per-pixel mean squared error with Adam at learning_rate.
-    raise NotImplementedError('TODO in build_autoencoder(): One model from images (batch, 28, 28, 1) to decoder(encoder(images)), compiled to minimise the per-pixel mean squared error with Adam at learning_rate. (for a hint: python -m seminar hint autoencoders/conv_autoencoder)')
+    raise NotImplementedError('TODO in build_autoencoder() (for a hint: python -m seminar hint autoencoders/conv_autoencoder)')
 
 
 # %% Main

@@ -81,7 +81,7 @@ def discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Ten
     fake (target 0), each averaged over its batch. Both inputs are logits (batch, 1)."""
     # TODO: Return the mean binary cross-entropy of real_logits against the target REAL_LABEL
     #   plus that of fake_logits against 0. Work from the logits (never take log of a sigmoid).
-    raise NotImplementedError('TODO in discriminator_loss(): Return the mean binary cross-entropy of real_logits against the target REAL_LABEL plus that of fake_logits against 0. Work from the logits (never take log of a sigmoid). (for a hint: python -m seminar hint autoencoders/gan)')
+    raise NotImplementedError('TODO in discriminator_loss() (for a hint: python -m seminar hint autoencoders/gan)')
 
 
 def generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
@@ -93,7 +93,7 @@ def generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
     there. It is the cross-entropy of the fakes against the target 1 ("real")."""
     # TODO: Return the mean binary cross-entropy of fake_logits against the target 1, from
     #   the logits.
-    raise NotImplementedError('TODO in generator_loss(): Return the mean binary cross-entropy of fake_logits against the target 1, from the logits. (for a hint: python -m seminar hint autoencoders/gan)')
+    raise NotImplementedError('TODO in generator_loss() (for a hint: python -m seminar hint autoencoders/gan)')
 
 
 def make_train_step(generator: keras.Model, discriminator: keras.Model,
@@ -110,7 +110,7 @@ def make_train_step(generator: keras.Model, discriminator: keras.Model,
         #   get D's logits on the real and on the fake batch (training mode: dropout and batch
         #   normalisation on); compute both losses. Step each optimizer with the gradient of its
         #   own network's loss for its own network's trainable variables only.
-        raise NotImplementedError("TODO in train_step(): Under two gradient tapes (one per network), generate fakes from the noise and get D's logits on the real and on the fake batch (training mode: dropout and batch normalisation on); compute both losses. Step each optimizer with the gradient of its own network's loss for its own network's trainable variables only. (for a hint: python -m seminar hint autoencoders/gan)")
+        raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint autoencoders/gan)')
 
     return train_step
 

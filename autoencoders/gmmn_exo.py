@@ -64,7 +64,7 @@ def squared_distances(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     # TODO: Return the (n, m) matrix of ||x_i - y_j||^2 from the identity above: one matrix
     #   product for all the dot products, plus the squared norms of the rows broadcast along rows
     #   and columns. No Python loop, and do not build an (n, m, d) difference tensor.
-    raise NotImplementedError('TODO in squared_distances(): Return the (n, m) matrix of ||x_i - y_j||^2 from the identity above: one matrix product for all the dot products, plus the squared norms of the rows broadcast along rows and columns. No Python loop, and do not build an (n, m, d) difference tensor. (for a hint: python -m seminar hint autoencoders/gmmn)')
+    raise NotImplementedError('TODO in squared_distances() (for a hint: python -m seminar hint autoencoders/gmmn)')
 
 
 def mmd2(x: tf.Tensor, y: tf.Tensor, sigmas=SIGMAS) -> tf.Tensor:
@@ -76,7 +76,7 @@ def mmd2(x: tf.Tensor, y: tf.Tensor, sigmas=SIGMAS) -> tf.Tensor:
     two batches are the same, and grows as their statistics (means, spreads, shapes) differ."""
     # TODO: Compute the kernel matrices k(x, x), k(y, y) and k(x, y) from squared_distances,
     #   each the sum over the sigmas of exp(-d / (2 sigma^2)), and combine their means as above.
-    raise NotImplementedError('TODO in mmd2(): Compute the kernel matrices k(x, x), k(y, y) and k(x, y) from squared_distances, each the sum over the sigmas of exp(-d / (2 sigma^2)), and combine their means as above. (for a hint: python -m seminar hint autoencoders/gmmn)')
+    raise NotImplementedError('TODO in mmd2() (for a hint: python -m seminar hint autoencoders/gmmn)')
 
 
 def make_train_step(generator: keras.Model, optimizer: keras.optimizers.Optimizer):
@@ -97,7 +97,7 @@ def make_train_step(generator: keras.Model, optimizer: keras.optimizers.Optimize
         #   the square root of its MMD^2 to the real batch (floored at 1e-12 first: the square
         #   root's gradient is infinite at 0). Apply the optimizer to the generator's trainable
         #   variables with the gradients; return the loss.
-        raise NotImplementedError("TODO in train_step(): Under a gradient tape, generate a batch from the noise and compute the loss: the square root of its MMD^2 to the real batch (floored at 1e-12 first: the square root's gradient is infinite at 0). Apply the optimizer to the generator's trainable variables with the gradients; return the loss. (for a hint: python -m seminar hint autoencoders/gmmn)")
+        raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint autoencoders/gmmn)')
 
     return train_step
 

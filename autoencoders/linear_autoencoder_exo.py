@@ -62,14 +62,14 @@ def init_weights(code_size: int, seed: int) -> tuple[tf.Variable, tf.Variable]:
     generator = tf.random.Generator.from_seed(seed)
     # TODO: Two trainable variables of shapes (784, code_size) and (code_size, 784), small
     #   random normal values (standard deviation INIT_STDDEV) drawn from generator.
-    raise NotImplementedError('TODO in init_weights(): Two trainable variables of shapes (784, code_size) and (code_size, 784), small random normal values (standard deviation INIT_STDDEV) drawn from generator. (for a hint: python -m seminar hint autoencoders/linear_autoencoder)')
+    raise NotImplementedError('TODO in init_weights() (for a hint: python -m seminar hint autoencoders/linear_autoencoder)')
 
 
 def reconstruct_centred(centred: tf.Tensor, w_enc, w_dec) -> tf.Tensor:
     """Reconstruct centred images (batch, 784) through the linear code (batch, code_size)."""
     # TODO: Encode to (batch, code_size) with w_enc, decode back to (batch, 784) with w_dec:
     #   linear maps only, no bias and no activation.
-    raise NotImplementedError('TODO in reconstruct_centred(): Encode to (batch, code_size) with w_enc, decode back to (batch, 784) with w_dec: linear maps only, no bias and no activation. (for a hint: python -m seminar hint autoencoders/linear_autoencoder)')
+    raise NotImplementedError('TODO in reconstruct_centred() (for a hint: python -m seminar hint autoencoders/linear_autoencoder)')
 
 
 @tf.function
@@ -77,7 +77,7 @@ def train_step(centred, w_enc, w_dec, optimizer) -> tf.Tensor:
     """One Adam step on a batch of centred images (batch, 784); return the batch loss."""
     # TODO: The loss is the mean over images and pixels of the squared reconstruction error;
     #   take one optimizer step on both matrices and return the loss.
-    raise NotImplementedError('TODO in train_step(): The loss is the mean over images and pixels of the squared reconstruction error; take one optimizer step on both matrices and return the loss. (for a hint: python -m seminar hint autoencoders/linear_autoencoder)')
+    raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint autoencoders/linear_autoencoder)')
 
 
 # %% Main

@@ -52,7 +52,7 @@ def conv_block(x, filters: int, size: int):
     spatial size is kept (x: (batch, h, w, c) -> (batch, h, w, filters))."""
     # TODO: Convolve (padding that keeps h x w; no bias: the normalisation's offset replaces it),
     #   then normalise each channel over the batch (momentum BN_MOMENTUM), then ReLU.
-    raise NotImplementedError("TODO in conv_block(): Convolve (padding that keeps h x w; no bias: the normalisation's offset replaces it), then normalise each channel over the batch (momentum BN_MOMENTUM), then ReLU. (for a hint: python -m seminar hint convnets/going_deeper)")
+    raise NotImplementedError('TODO in conv_block() (for a hint: python -m seminar hint convnets/going_deeper)')
 
 
 def inception_module(x, filters: tuple):
@@ -65,7 +65,7 @@ def inception_module(x, filters: tuple):
     # TODO: Four branches from x: a 1x1 block (f1); a 1x1 block reducing to f3_reduce then a
     #   3x3 block (f3); a 1x1 block reducing to f5_reduce then a 5x5 block (f5); a 3x3 max pooling
     #   of stride 1 keeping h x w, then a 1x1 block (fpool). Concatenate them on channels.
-    raise NotImplementedError('TODO in inception_module(): Four branches from x: a 1x1 block (f1); a 1x1 block reducing to f3_reduce then a 3x3 block (f3); a 1x1 block reducing to f5_reduce then a 5x5 block (f5); a 3x3 max pooling of stride 1 keeping h x w, then a 1x1 block (fpool). Concatenate them on channels. (for a hint: python -m seminar hint convnets/going_deeper)')
+    raise NotImplementedError('TODO in inception_module() (for a hint: python -m seminar hint convnets/going_deeper)')
 
 
 def build_deeper() -> keras.Model:
@@ -78,7 +78,7 @@ def build_deeper() -> keras.Model:
     # TODO: A functional model from (28, 28, 1) images through the layers listed above;
     #   the layer after the last module averages each channel over the 7x7 positions (one 120-number
     #   vector per image) and is named "features"; the last layer has 10 units and no activation.
-    raise NotImplementedError('TODO in build_deeper(): A functional model from (28, 28, 1) images through the layers listed above; the layer after the last module averages each channel over the 7x7 positions (one 120-number vector per image) and is named "features"; the last layer has 10 units and no activation. (for a hint: python -m seminar hint convnets/going_deeper)')
+    raise NotImplementedError('TODO in build_deeper() (for a hint: python -m seminar hint convnets/going_deeper)')
 
 
 # %% Main

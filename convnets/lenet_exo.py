@@ -55,7 +55,7 @@ def build_lenet() -> keras.Model:
     #   layers.Conv2D(6, 5, padding="same", activation="relu", name="conv1"),
     #   layers.MaxPooling2D(2), the second convolution (16 filters, name="conv2") and pooling,
     #   layers.Flatten(), and the three layers.Dense layers.
-    raise NotImplementedError('TODO in build_lenet(): Return keras.Sequential([...]) starting with keras.Input(shape=(28, 28, 1)), then layers.Conv2D(6, 5, padding="same", activation="relu", name="conv1"), layers.MaxPooling2D(2), the second convolution (16 filters, name="conv2") and pooling, layers.Flatten(), and the three layers.Dense layers. (for a hint: python -m seminar hint convnets/lenet)')
+    raise NotImplementedError('TODO in build_lenet() (for a hint: python -m seminar hint convnets/lenet)')
 
 
 def feature_map_model(model: keras.Model) -> keras.Model:
@@ -64,7 +64,7 @@ def feature_map_model(model: keras.Model) -> keras.Model:
     It shares the trained layers, so nothing is trained again."""
     # TODO: Use keras.Model(inputs=model.inputs, outputs=[model.get_layer(name).output
     #   for name in ("conv1", "conv2")]).
-    raise NotImplementedError('TODO in feature_map_model(): Use keras.Model(inputs=model.inputs, outputs=[model.get_layer(name).output for name in ("conv1", "conv2")]). (for a hint: python -m seminar hint convnets/lenet)')
+    raise NotImplementedError('TODO in feature_map_model() (for a hint: python -m seminar hint convnets/lenet)')
 
 
 # %% Main

@@ -51,7 +51,7 @@ def build_model() -> keras.Model:
     # TODO: Return keras.Sequential([...]) of keras.Input(shape=(28, 28, 1)),
     #   layers.Conv2D(FILTERS, KERNEL_SIZE, padding="same", activation="relu", name="conv1"),
     #   layers.MaxPooling2D(2), layers.Flatten() and layers.Dense(NUM_CLASSES).
-    raise NotImplementedError('TODO in build_model(): Return keras.Sequential([...]) of keras.Input(shape=(28, 28, 1)), layers.Conv2D(FILTERS, KERNEL_SIZE, padding="same", activation="relu", name="conv1"), layers.MaxPooling2D(2), layers.Flatten() and layers.Dense(NUM_CLASSES). (for a hint: python -m seminar hint convnets/one_conv)')
+    raise NotImplementedError('TODO in build_model() (for a hint: python -m seminar hint convnets/one_conv)')
 
 
 def compile_model(model: keras.Model, learning_rate) -> None:
@@ -59,7 +59,7 @@ def compile_model(model: keras.Model, learning_rate) -> None:
     a Keras schedule), the softmax cross-entropy computed from logits, and the accuracy metric."""
     # TODO: Call model.compile(optimizer=keras.optimizers.Adam(learning_rate),
     #   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]).
-    raise NotImplementedError('TODO in compile_model(): Call model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]). (for a hint: python -m seminar hint convnets/one_conv)')
+    raise NotImplementedError('TODO in compile_model() (for a hint: python -m seminar hint convnets/one_conv)')
 
 
 # %% Main

@@ -78,7 +78,7 @@ def feature_extractor(network: keras.Model) -> keras.Model:
     "features" (n, 1152), sharing the network's trained layers (nothing is copied or retrained)."""
     # TODO: Return a Keras model with the network's input whose output is the output of the
     #   layer named "features": (n, 28, 28, 1) images -> (n, 1152) features.
-    raise NotImplementedError('TODO in feature_extractor(): Return a Keras model with the network\'s input whose output is the output of the layer named "features": (n, 28, 28, 1) images -> (n, 1152) features. (for a hint: python -m seminar hint deep_features/classif_deep_features)')
+    raise NotImplementedError('TODO in feature_extractor() (for a hint: python -m seminar hint deep_features/classif_deep_features)')
 
 
 def softmax_regression(num_inputs: int, num_classes: int = NUM_CLASSES) -> keras.Model:
@@ -86,14 +86,14 @@ def softmax_regression(num_inputs: int, num_classes: int = NUM_CLASSES) -> keras
     regression)."""
     # TODO: Return a model from (n, num_inputs) inputs to (n, num_classes) logits with a single
     #   affine layer (no hidden layer, no activation: the loss applies the softmax).
-    raise NotImplementedError('TODO in softmax_regression(): Return a model from (n, num_inputs) inputs to (n, num_classes) logits with a single affine layer (no hidden layer, no activation: the loss applies the softmax). (for a hint: python -m seminar hint deep_features/classif_deep_features)')
+    raise NotImplementedError('TODO in softmax_regression() (for a hint: python -m seminar hint deep_features/classif_deep_features)')
 
 
 def mlp(num_inputs: int) -> keras.Model:
     """Logits (n, 10) of (n, num_inputs) vectors through one hidden ReLU layer, with dropout."""
     # TODO: Return a model (n, num_inputs) -> (n, 10) logits with one hidden layer of 256
     #   ReLU units and dropout (rate 0.5) before the output layer: 1000 examples overfit easily.
-    raise NotImplementedError('TODO in mlp(): Return a model (n, num_inputs) -> (n, 10) logits with one hidden layer of 256 ReLU units and dropout (rate 0.5) before the output layer: 1000 examples overfit easily. (for a hint: python -m seminar hint deep_features/classif_deep_features)')
+    raise NotImplementedError('TODO in mlp() (for a hint: python -m seminar hint deep_features/classif_deep_features)')
 
 
 def reshaped_conv(num_inputs: int, shape=pretrained.FEATURE_SHAPE) -> keras.Model:
@@ -106,7 +106,7 @@ def reshaped_conv(num_inputs: int, shape=pretrained.FEATURE_SHAPE) -> keras.Mode
     # TODO: Return a model (n, num_inputs) -> (n, 10) logits that views each vector as a
     #   (3, 3, 128) image (``shape``), applies 32 3x3 ReLU filters ("same" padding), flattens
     #   them and ends with dropout (0.5) and a dense layer of 10 logits.
-    raise NotImplementedError('TODO in reshaped_conv(): Return a model (n, num_inputs) -> (n, 10) logits that views each vector as a (3, 3, 128) image (``shape``), applies 32 3x3 ReLU filters ("same" padding), flattens them and ends with dropout (0.5) and a dense layer of 10 logits. (for a hint: python -m seminar hint deep_features/classif_deep_features)')
+    raise NotImplementedError('TODO in reshaped_conv() (for a hint: python -m seminar hint deep_features/classif_deep_features)')
 
 
 def fine_tune_model(network: keras.Model, head: keras.Model) -> keras.Model:
@@ -118,7 +118,7 @@ def fine_tune_model(network: keras.Model, head: keras.Model) -> keras.Model:
     # TODO: Return a model from the network's input through its "features" layer and the head
     #   to (n, 10) logits, in which the stem layers and every batch normalisation are not
     #   trainable and all other layers are.
-    raise NotImplementedError('TODO in fine_tune_model(): Return a model from the network\'s input through its "features" layer and the head to (n, 10) logits, in which the stem layers and every batch normalisation are not trainable and all other layers are. (for a hint: python -m seminar hint deep_features/classif_deep_features)')
+    raise NotImplementedError('TODO in fine_tune_model() (for a hint: python -m seminar hint deep_features/classif_deep_features)')
 
 
 def submission_frame(ids: np.ndarray, probabilities: np.ndarray,
@@ -127,7 +127,7 @@ def submission_frame(ids: np.ndarray, probabilities: np.ndarray,
     "class_<name>" (class_0 ... class_9) holding the probabilities (n, 10); each row sums to 1."""
     # TODO: Return a DataFrame with a column "id" then one column "class_<name>" per class
     #   name (class_0 ... class_9), one row per test image, holding the given probabilities.
-    raise NotImplementedError('TODO in submission_frame(): Return a DataFrame with a column "id" then one column "class_<name>" per class name (class_0 ... class_9), one row per test image, holding the given probabilities. (for a hint: python -m seminar hint deep_features/classif_deep_features)')
+    raise NotImplementedError('TODO in submission_frame() (for a hint: python -m seminar hint deep_features/classif_deep_features)')
 
 
 # %% Plumbing: every model is trained (Adam on the cross-entropy of its logits) and scored alike

@@ -23,13 +23,13 @@ from seminar import plots, runtime
 def greeting() -> tf.Tensor:
     """Return the string tensor ``b"Hello, TensorFlow!"`` (shape (), dtype tf.string)."""
     # TODO: Return a tf.constant holding the text "Hello, TensorFlow!".
-    raise NotImplementedError('TODO in greeting(): Return a tf.constant holding the text "Hello, TensorFlow!". (for a hint: python -m seminar hint intro/hello_world)')
+    raise NotImplementedError('TODO in greeting() (for a hint: python -m seminar hint intro/hello_world)')
 
 
 def add_constants(a: int, b: int) -> tf.Tensor:
     """Return ``a + b`` computed by TensorFlow from two int32 constants (shape (), tf.int32)."""
     # TODO: Make a and b tf.constant tensors of dtype tf.int32 and add them with tf.add.
-    raise NotImplementedError('TODO in add_constants(): Make a and b tf.constant tensors of dtype tf.int32 and add them with tf.add. (for a hint: python -m seminar hint intro/hello_world)')
+    raise NotImplementedError('TODO in add_constants() (for a hint: python -m seminar hint intro/hello_world)')
 
 
 # %% Variables: state that training changes
@@ -42,7 +42,7 @@ def count_with_variable(steps: int) -> tf.Variable:
     weights need.
     """
     # TODO: Create counter = tf.Variable(0) and call counter.assign_add(1) in a loop.
-    raise NotImplementedError('TODO in count_with_variable(): Create counter = tf.Variable(0) and call counter.assign_add(1) in a loop. (for a hint: python -m seminar hint intro/hello_world)')
+    raise NotImplementedError('TODO in count_with_variable() (for a hint: python -m seminar hint intro/hello_world)')
 
 
 # %% The graph you feed: a tf.function with an input signature (the old placeholders)
@@ -56,7 +56,7 @@ def make_graph() -> tf.types.experimental.GenericFunction:
     """
     # TODO: Decorate a function of x and y with @tf.function(input_signature=[...]) using two
     #   tf.TensorSpec(shape=None, dtype=tf.float32), and return x * y + x.
-    raise NotImplementedError('TODO in make_graph(): Decorate a function of x and y with @tf.function(input_signature=[...]) using two tf.TensorSpec(shape=None, dtype=tf.float32), and return x * y + x. (for a hint: python -m seminar hint intro/hello_world)')
+    raise NotImplementedError('TODO in make_graph() (for a hint: python -m seminar hint intro/hello_world)')
 
 
 # %% Run everything and compare with the expected values

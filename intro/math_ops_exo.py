@@ -32,7 +32,7 @@ def add_and_multiply(a, b, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
     """Return ``(a + b, a * b)`` as tensors of ``dtype`` (tf.int32 or tf.float32), shape ()."""
     # TODO: Turn a and b into tf.constant tensors of the given dtype, then use tf.add and
     #   tf.multiply.
-    raise NotImplementedError('TODO in add_and_multiply(): Turn a and b into tf.constant tensors of the given dtype, then use tf.add and tf.multiply. (for a hint: python -m seminar hint intro/math_ops)')
+    raise NotImplementedError('TODO in add_and_multiply() (for a hint: python -m seminar hint intro/math_ops)')
 
 
 # %% Matrices
@@ -41,13 +41,13 @@ def add_and_multiply(a, b, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
 def transpose_matmul(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Return ``A^T B`` for ``a`` of shape (n, p) and ``b`` of shape (n, q): shape (p, q)."""
     # TODO: Use tf.matmul with transpose_a=True (or tf.transpose then tf.matmul).
-    raise NotImplementedError('TODO in transpose_matmul(): Use tf.matmul with transpose_a=True (or tf.transpose then tf.matmul). (for a hint: python -m seminar hint intro/math_ops)')
+    raise NotImplementedError('TODO in transpose_matmul() (for a hint: python -m seminar hint intro/math_ops)')
 
 
 def elementwise_product_sum(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Return the sum of all entries of the element-wise product ``A * B`` (shape ())."""
     # TODO: Multiply element-wise with tf.multiply, then add everything up with tf.reduce_sum.
-    raise NotImplementedError('TODO in elementwise_product_sum(): Multiply element-wise with tf.multiply, then add everything up with tf.reduce_sum. (for a hint: python -m seminar hint intro/math_ops)')
+    raise NotImplementedError('TODO in elementwise_product_sum() (for a hint: python -m seminar hint intro/math_ops)')
 
 
 # %% The graph: all the matrix maths as one traced function

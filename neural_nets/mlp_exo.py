@@ -54,7 +54,7 @@ def init_layers(sizes, seed: int) -> list:
     # TODO: For each pair (fan_in, fan_out) of consecutive sizes, append
     #   tf.Variable(generator.normal((fan_in, fan_out), stddev=math.sqrt(2.0 / fan_in))) and
     #   tf.Variable(tf.zeros((fan_out,))) to a list; return the list.
-    raise NotImplementedError('TODO in init_layers(): For each pair (fan_in, fan_out) of consecutive sizes, append tf.Variable(generator.normal((fan_in, fan_out), stddev=math.sqrt(2.0 / fan_in))) and tf.Variable(tf.zeros((fan_out,))) to a list; return the list. (for a hint: python -m seminar hint neural_nets/mlp)')
+    raise NotImplementedError('TODO in init_layers() (for a hint: python -m seminar hint neural_nets/mlp)')
 
 
 def inference(images: tf.Tensor, params: list) -> tf.Tensor:
@@ -63,7 +63,7 @@ def inference(images: tf.Tensor, params: list) -> tf.Tensor:
     softmax)."""
     # TODO: Walk through params two at a time (weights, bias): h = tf.nn.relu(tf.matmul(h, W) + b)
     #   for every layer but the last, which returns tf.matmul(h, W) + b.
-    raise NotImplementedError('TODO in inference(): Walk through params two at a time (weights, bias): h = tf.nn.relu(tf.matmul(h, W) + b) for every layer but the last, which returns tf.matmul(h, W) + b. (for a hint: python -m seminar hint neural_nets/mlp)')
+    raise NotImplementedError('TODO in inference() (for a hint: python -m seminar hint neural_nets/mlp)')
 
 
 def cross_entropy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
@@ -76,7 +76,7 @@ def train_step(images, labels, params, optimizer) -> tf.Tensor:
     """One Adam step on a batch; return the batch loss."""
     # TODO: As in softmax's train_step, but instead of assign_sub let the optimizer update
     #   the variables: optimizer.apply_gradients(zip(gradients, params)).
-    raise NotImplementedError("TODO in train_step(): As in softmax's train_step, but instead of assign_sub let the optimizer update the variables: optimizer.apply_gradients(zip(gradients, params)). (for a hint: python -m seminar hint neural_nets/mlp)")
+    raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint neural_nets/mlp)')
 
 
 # %% Main

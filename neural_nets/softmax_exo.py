@@ -41,14 +41,14 @@ EPOCHS_FAST = 1  # one pass over the 55000 training digits already gives about 0
 
 
 def inference(images: tf.Tensor, weights: tf.Variable, bias: tf.Variable) -> tf.Tensor:
-    """Return the logits (unnormalised class scores) ``images @ weights + bias``.
+    """Return the logits (unnormalised class scores) of a linear model of the pixels.
 
     ``images`` is (batch, 784), ``weights`` (784, 10), ``bias`` (10,); the result is (batch, 10).
     The softmax is not applied here: the loss and the prediction (argmax) both work on logits.
     """
-    # TODO: Multiply the images by the weights with tf.matmul and add the bias
-    #   (broadcasting adds it to every row).
-    raise NotImplementedError('TODO in inference(): Multiply the images by the weights with tf.matmul and add the bias (broadcasting adds it to every row). (for a hint: python -m seminar hint neural_nets/softmax)')
+    # TODO: Return the logits, (batch, 10): each class's score is a weighted sum of the
+    #   784 pixels plus that class's bias. No softmax here.
+    raise NotImplementedError('TODO in inference() (for a hint: python -m seminar hint neural_nets/softmax)')
 
 
 def cross_entropy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
@@ -57,18 +57,18 @@ def cross_entropy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     Compute it from the logits with TensorFlow's fused op rather than as -log(softmax(...)): the
     fused op is stable when a score is large, where the softmax rounds to 0 or 1.
     """
-    # TODO: Use tf.nn.sparse_softmax_cross_entropy_with_logits(labels=..., logits=...),
-    #   which takes class numbers (not one-hot rows), and average with tf.reduce_mean.
-    raise NotImplementedError('TODO in cross_entropy(): Use tf.nn.sparse_softmax_cross_entropy_with_logits(labels=..., logits=...), which takes class numbers (not one-hot rows), and average with tf.reduce_mean. (for a hint: python -m seminar hint neural_nets/softmax)')
+    # TODO: Return one number: the softmax cross-entropy of each image's logits against its
+    #   label (a class number), averaged over the batch; stable for large scores.
+    raise NotImplementedError('TODO in cross_entropy() (for a hint: python -m seminar hint neural_nets/softmax)')
 
 
 @tf.function
 def train_step(images, labels, weights, bias, learning_rate) -> tf.Tensor:
     """One SGD step on a batch: update ``weights`` and ``bias`` in place; return the batch loss."""
-    # TODO: Under a tf.GradientTape compute cross_entropy(inference(...), labels); take
-    #   tape.gradient(loss, [weights, bias]); update each variable with
-    #   variable.assign_sub(learning_rate * gradient).
-    raise NotImplementedError('TODO in train_step(): Under a tf.GradientTape compute cross_entropy(inference(...), labels); take tape.gradient(loss, [weights, bias]); update each variable with variable.assign_sub(learning_rate * gradient). (for a hint: python -m seminar hint neural_nets/softmax)')
+    # TODO: Compute the batch loss with the two functions above, its gradient with respect
+    #   to both variables, and move each variable one step of size learning_rate against its
+    #   gradient, in place. Return the loss.
+    raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint neural_nets/softmax)')
 
 
 def cosine_learning_rate(step: int, total_steps: int) -> float:
@@ -125,6 +125,7 @@ def main(argv=None) -> dict:
     steps_per_epoch = math.ceil(data.num_train / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
     step = 0
+    loss_curve = []  # every batch's loss: the checker reads it for NaN, ascent or a stuck loss
     for epoch in range(args.epochs):
         progress = vision.ProgressBar(args, steps_per_epoch, epoch, args.epochs)
         losses = []  # the batch losses, as tensors: reading each one would wait for every step
@@ -136,8 +137,10 @@ def main(argv=None) -> dict:
             progress.update(batch, losses)
         epoch_seconds = clock.stop()
         vision.end_of_epoch(args, clock, writer, epoch, epoch_seconds, losses)
+        loss_curve += [float(loss) for loss in losses]
 
     metrics = vision.test_and_report(args, data, clock, predict)
+    metrics["loss_curve"] = loss_curve
     plot_weights(args, weights.numpy())
     return metrics
 

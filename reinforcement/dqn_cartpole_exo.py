@@ -133,7 +133,7 @@ def build_q_network(observation_size: int, num_actions: int, hidden_units: int) 
     values are any real numbers (here between 0 and about 100)."""
     # TODO: Return a keras.Sequential of keras.Input(shape=(observation_size,)), two
     #   keras.layers.Dense(hidden_units, activation="relu") and keras.layers.Dense(num_actions).
-    raise NotImplementedError('TODO in build_q_network(): Return a keras.Sequential of keras.Input(shape=(observation_size,)), two keras.layers.Dense(hidden_units, activation="relu") and keras.layers.Dense(num_actions). (for a hint: python -m seminar hint reinforcement/dqn_cartpole)')
+    raise NotImplementedError('TODO in build_q_network() (for a hint: python -m seminar hint reinforcement/dqn_cartpole)')
 
 
 @tf.function(reduce_retracing=True)
@@ -147,7 +147,7 @@ def epsilon_greedy(q: np.ndarray, epsilon: float, rng: np.random.Generator) -> n
     a uniformly random action with probability ``epsilon``, else the action of largest value."""
     # TODO: Draw random actions with rng.integers(0, q.shape[1], size=len(q)) and a coin per
     #   row with rng.random(len(q)) < epsilon; use np.where to pick between them and q.argmax(axis=1).
-    raise NotImplementedError('TODO in epsilon_greedy(): Draw random actions with rng.integers(0, q.shape[1], size=len(q)) and a coin per row with rng.random(len(q)) < epsilon; use np.where to pick between them and q.argmax(axis=1). (for a hint: python -m seminar hint reinforcement/dqn_cartpole)')
+    raise NotImplementedError('TODO in epsilon_greedy() (for a hint: python -m seminar hint reinforcement/dqn_cartpole)')
 
 
 def td_targets(rewards: tf.Tensor, next_q_online: tf.Tensor, next_q_target: tf.Tensor,
@@ -166,7 +166,7 @@ def td_targets(rewards: tf.Tensor, next_q_online: tf.Tensor, next_q_target: tf.T
     # TODO: Pick a* = tf.argmax(next_q_online, axis=1) and its value in next_q_target with
     #   tf.gather(next_q_target, a*, batch_dims=1); multiply by gamma and (1.0 - terminated),
     #   then add the rewards.
-    raise NotImplementedError('TODO in td_targets(): Pick a* = tf.argmax(next_q_online, axis=1) and its value in next_q_target with tf.gather(next_q_target, a*, batch_dims=1); multiply by gamma and (1.0 - terminated), then add the rewards. (for a hint: python -m seminar hint reinforcement/dqn_cartpole)')
+    raise NotImplementedError('TODO in td_targets() (for a hint: python -m seminar hint reinforcement/dqn_cartpole)')
 
 
 def train_step(q_network: keras.Model, target_network: keras.Model, optimizer: keras.Optimizer,
@@ -184,7 +184,7 @@ def train_step(q_network: keras.Model, target_network: keras.Model, optimizer: k
     #   pick Q(s, a) with tf.gather(q_network(states), actions, batch_dims=1) and compute
     #   keras.losses.Huber()(targets, chosen); then optimizer.apply_gradients(zip(gradients,
     #   q_network.trainable_variables)).
-    raise NotImplementedError('TODO in train_step(): Compute the targets with td_targets(rewards, q_network(next_states), target_network(next_states), terminated, GAMMA) outside the tape. Under a tf.GradientTape pick Q(s, a) with tf.gather(q_network(states), actions, batch_dims=1) and compute keras.losses.Huber()(targets, chosen); then optimizer.apply_gradients(zip(gradients, q_network.trainable_variables)). (for a hint: python -m seminar hint reinforcement/dqn_cartpole)')
+    raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint reinforcement/dqn_cartpole)')
 
 
 @tf.function(reduce_retracing=True)

@@ -158,7 +158,7 @@ def build_q_network(num_states: int, num_actions: int) -> keras.Model:
     # TODO: Return a keras.Sequential of keras.Input(shape=(num_states,)) and one
     #   keras.layers.Dense(num_actions) without bias, whose kernel_initializer is
     #   keras.initializers.RandomUniform(0.0, 0.01).
-    raise NotImplementedError('TODO in build_q_network(): Return a keras.Sequential of keras.Input(shape=(num_states,)) and one keras.layers.Dense(num_actions) without bias, whose kernel_initializer is keras.initializers.RandomUniform(0.0, 0.01). (for a hint: python -m seminar hint reinforcement/q_learning_frozen_lake)')
+    raise NotImplementedError('TODO in build_q_network() (for a hint: python -m seminar hint reinforcement/q_learning_frozen_lake)')
 
 
 @tf.function(reduce_retracing=True)
@@ -178,7 +178,7 @@ def q_learning_targets(rewards: tf.Tensor, next_q_values: tf.Tensor, terminated:
     """
     # TODO: Take tf.reduce_max(next_q_values, axis=1), multiply it by gamma and by
     #   (1.0 - terminated), and add the rewards.
-    raise NotImplementedError('TODO in q_learning_targets(): Take tf.reduce_max(next_q_values, axis=1), multiply it by gamma and by (1.0 - terminated), and add the rewards. (for a hint: python -m seminar hint reinforcement/q_learning_frozen_lake)')
+    raise NotImplementedError('TODO in q_learning_targets() (for a hint: python -m seminar hint reinforcement/q_learning_frozen_lake)')
 
 
 @tf.function(reduce_retracing=True)
@@ -198,7 +198,7 @@ def train_step(model: keras.Model, states, actions, rewards, next_states, termin
     #   Q(s, a) from q_values(model, states) with tf.gather(..., actions, batch_dims=1), sum the
     #   squared differences to the targets; then assign_sub(learning_rate * gradient) to each of
     #   model.trainable_variables.
-    raise NotImplementedError('TODO in train_step(): Compute the targets from q_values(model, next_states) with q_learning_targets (outside the tape, or wrapped in tf.stop_gradient). Under a tf.GradientTape pick Q(s, a) from q_values(model, states) with tf.gather(..., actions, batch_dims=1), sum the squared differences to the targets; then assign_sub(learning_rate * gradient) to each of model.trainable_variables. (for a hint: python -m seminar hint reinforcement/q_learning_frozen_lake)')
+    raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint reinforcement/q_learning_frozen_lake)')
 
 
 def greedy_policy(model: keras.Model) -> np.ndarray:

@@ -57,7 +57,7 @@ def rnn_states(inputs, W, U, b, h0) -> tf.Tensor:
     # TODO: Starting from h0, compute h_t = tanh(x_t W + h_{t-1} U + b) for each step in order
     #   (x_t: row t of every image, shape (batch, 28)), and return the states h_1 ... h_steps stacked
     #   along axis 1: shape (batch, steps, units); h0 itself is not one of them.
-    raise NotImplementedError('TODO in rnn_states(): Starting from h0, compute h_t = tanh(x_t W + h_{t-1} U + b) for each step in order (x_t: row t of every image, shape (batch, 28)), and return the states h_1 ... h_steps stacked along axis 1: shape (batch, steps, units); h0 itself is not one of them. (for a hint: python -m seminar hint rnn/rnn_mnist)')
+    raise NotImplementedError('TODO in rnn_states() (for a hint: python -m seminar hint rnn/rnn_mnist)')
 
 
 class SimpleRNNClassifier(keras.Model):
@@ -96,7 +96,7 @@ def build_lstm(units: int) -> keras.Model:
     # TODO: A Keras model from images (batch, 28, 28) -- 28 steps of 28 inputs -- to logits
     #   (batch, 10): an LSTM layer of `units` cells that outputs only its state after the last row,
     #   then 10 linear units.
-    raise NotImplementedError('TODO in build_lstm(): A Keras model from images (batch, 28, 28) -- 28 steps of 28 inputs -- to logits (batch, 10): an LSTM layer of `units` cells that outputs only its state after the last row, then 10 linear units. (for a hint: python -m seminar hint rnn/rnn_mnist)')
+    raise NotImplementedError('TODO in build_lstm() (for a hint: python -m seminar hint rnn/rnn_mnist)')
 
 
 # %% Training: one tf.function step, the same for both models

@@ -49,7 +49,7 @@ def skipgram_pairs(sentence: np.ndarray, window: int) -> np.ndarray:
     """The skip-gram training pairs of one sentence of word ids (n,): int array (pairs, 2)."""
     # TODO: One row (centre, context) for every centre position i and every other position j
     #   of the same sentence with |i - j| <= window (j != i); shape (number of pairs, 2), any order.
-    raise NotImplementedError('TODO in skipgram_pairs(): One row (centre, context) for every centre position i and every other position j of the same sentence with |i - j| <= window (j != i); shape (number of pairs, 2), any order. (for a hint: python -m seminar hint rnn/word2vec)')
+    raise NotImplementedError('TODO in skipgram_pairs() (for a hint: python -m seminar hint rnn/word2vec)')
 
 
 def noise_distribution(counts: np.ndarray) -> np.ndarray:
@@ -57,7 +57,7 @@ def noise_distribution(counts: np.ndarray) -> np.ndarray:
     counts (vocabulary,)."""
     # TODO: Each word's count raised to the power NOISE_POWER, normalised to sum to 1 (rare
     #   words are drawn more often than their frequency, frequent ones less).
-    raise NotImplementedError("TODO in noise_distribution(): Each word's count raised to the power NOISE_POWER, normalised to sum to 1 (rare words are drawn more often than their frequency, frequent ones less). (for a hint: python -m seminar hint rnn/word2vec)")
+    raise NotImplementedError('TODO in noise_distribution() (for a hint: python -m seminar hint rnn/word2vec)')
 
 
 # %% The model: two tables, a centre vector v_w and a context vector u_w per word
@@ -69,7 +69,7 @@ def sgns_loss(centre: tf.Tensor, context: tf.Tensor, noise: tf.Tensor) -> tf.Ten
     (batch, negatives, dim). A scalar."""
     # TODO: For each pair: -log sigmoid(u_o . v_c) - sum over k of log sigmoid(-u_k . v_c);
     #   return the mean over the batch. Stay stable for large dot products (no log of 0).
-    raise NotImplementedError('TODO in sgns_loss(): For each pair: -log sigmoid(u_o . v_c) - sum over k of log sigmoid(-u_k . v_c); return the mean over the batch. Stay stable for large dot products (no log of 0). (for a hint: python -m seminar hint rnn/word2vec)')
+    raise NotImplementedError('TODO in sgns_loss() (for a hint: python -m seminar hint rnn/word2vec)')
 
 
 @tf.function
@@ -80,7 +80,7 @@ def train_step(centres, contexts, negatives, centre_table, context_table, optimi
     # TODO: Look up the centre rows in centre_table and the context and noise rows in
     #   context_table, compute sgns_loss under a gradient tape and take one optimizer step on
     #   both tables. Return the loss.
-    raise NotImplementedError('TODO in train_step(): Look up the centre rows in centre_table and the context and noise rows in context_table, compute sgns_loss under a gradient tape and take one optimizer step on both tables. Return the loss. (for a hint: python -m seminar hint rnn/word2vec)')
+    raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint rnn/word2vec)')
 
 
 # %% Analogies: a is to b as c is to d
@@ -91,7 +91,7 @@ def answer_analogies(vectors: np.ndarray, questions: np.ndarray) -> np.ndarray:
     of the word d that answers "a is to b as c is to ?"."""
     # TODO: With every vector scaled to unit length, d is the word whose vector has the largest
     #   cosine with b - a + c, among all words except a, b and c themselves. Return integer ids (n,).
-    raise NotImplementedError('TODO in answer_analogies(): With every vector scaled to unit length, d is the word whose vector has the largest cosine with b - a + c, among all words except a, b and c themselves. Return integer ids (n,). (for a hint: python -m seminar hint rnn/word2vec)')
+    raise NotImplementedError('TODO in answer_analogies() (for a hint: python -m seminar hint rnn/word2vec)')
 
 
 # %% Main

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import linecache
 import pathlib
+import re
 import sys
 import tempfile
 import time
 import traceback
 import types
 
-from seminar import measures
+from seminar import diagnosis, measures, skeleton
 from seminar.manifest import Check, Exercise
 
 _loaded = 0
@@ -75,10 +77,13 @@ class RunResult:
     metrics: dict  # the plain numbers main() returned
     results: list[CheckResult]
     seconds: float = float("nan")  # main()'s wall time, TensorFlow already loaded
+    findings: list = dataclasses.field(default_factory=list)  # diagnosis.Finding, likely causes
+    stopped_before_training: bool = False  # a probe found a bug: main() was not run
 
     @property
     def passed(self) -> bool:
-        return all(r.passed for r in self.results)
+        return (bool(self.results) and all(r.passed for r in self.results)
+                and not any(f.fatal for f in self.findings))
 
 
 def _as_number(value) -> float | None:
@@ -129,11 +134,18 @@ def measure_checks(exercise: Exercise, module: types.ModuleType, metrics: dict, 
 
 def run_checks(exercise: Exercise, path: pathlib.Path, *, seed: int | None = None,
                output_dir: pathlib.Path | None = None, full: bool = False,
-               extra_args: tuple[str, ...] = (), quiet: bool = False) -> RunResult:
-    """Load ``path``, run its ``main`` with the exercise's fast settings (or the full run), and
-    evaluate the thresholds. Exceptions from the student's code propagate to the caller."""
+               extra_args: tuple[str, ...] = (), quiet: bool = False,
+               probes: bool = True) -> RunResult:
+    """Load ``path``, probe its functions (the exercise's ``probes``; a bug found stops here), run
+    its ``main`` with the exercise's fast settings (or the full run), evaluate the thresholds and
+    read the training curve for likely causes. Exceptions from the student's code propagate."""
     module = load_module(path)
     seed = exercise.test_seed if seed is None else seed
+    findings = []
+    if probes and exercise.probes:
+        findings = diagnosis.run_probes(exercise.probes, diagnosis.Context(module, seed))
+        if any(f.fatal for f in findings):
+            return RunResult(exercise, pathlib.Path(path), {}, [], float("nan"), findings, True)
     with tempfile.TemporaryDirectory(prefix="seminar-check-") as scratch:
         out = pathlib.Path(output_dir) if output_dir is not None else pathlib.Path(scratch)
         argv = [] if full else list(exercise.fast_args)
@@ -144,8 +156,24 @@ def run_checks(exercise: Exercise, path: pathlib.Path, *, seed: int | None = Non
         metrics = module.main(argv)
         seconds = time.perf_counter() - started
         measured = measure_checks(exercise, module, metrics, seed, full)
-    return RunResult(exercise, pathlib.Path(path), numeric_metrics(metrics),
-                     evaluate(exercise, metrics, full, measured), seconds)
+    results = evaluate(exercise, metrics, full, measured)
+    if probes:
+        findings += after_training(exercise, module, metrics, seed, full)
+    return RunResult(exercise, pathlib.Path(path), numeric_metrics(metrics), results, seconds,
+                     findings)
+
+
+def after_training(exercise: Exercise, module: types.ModuleType, metrics: dict, seed: int,
+                   full: bool) -> list:
+    """Likely causes read from what main() returned: its loss curve, and the exercise's
+    ``after_probes``. The loss bound is the fast run's (a full run ends lower still)."""
+    found = diagnosis.curve_findings(
+        metrics, loss_at_most=exercise.loss_at_most, loss_reference=exercise.loss_reference,
+        chance=exercise.chance, accuracy_key=exercise.chance_metric)
+    if exercise.after_probes:
+        found += diagnosis.run_probes(exercise.after_probes,
+                                      diagnosis.Context(module, seed, metrics=metrics))
+    return found
 
 
 def is_unfilled_todo(error: BaseException) -> bool:
@@ -155,7 +183,7 @@ def is_unfilled_todo(error: BaseException) -> bool:
 
 
 def todo_text(error: BaseException) -> str:
-    """The skeleton's own message ("TODO in f(): ..."), without TensorFlow's tracing prefix."""
+    """The skeleton's own message ("TODO in f() ..."), without TensorFlow's tracing prefix."""
     message = str(error)
     start = message.rfind("TODO in ")  # TensorFlow quotes the raising line first
     if start < 0:
@@ -163,13 +191,60 @@ def todo_text(error: BaseException) -> str:
     return message[start:].splitlines()[0].strip()
 
 
+def todo_report(error: BaseException, path: pathlib.Path) -> str:
+    """What ``check`` says about an unfilled TODO: the first one still open in the file, in file
+    order (not whichever the run reached first), with its line and its task as the file words it."""
+    try:
+        text = pathlib.Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    todo = skeleton.first_open(text)
+    if todo is None:
+        return todo_text(error)
+    task = "\n".join("    " + line for line in todo.comment)
+    return f"{todo.function}(), line {todo.line}:\n{task}"
+
+
+_FILE_LINE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+
+
+def student_lines(error: BaseException, path: pathlib.Path) -> list[int]:
+    """The lines of the student's file that the error passed through, innermost last: from the
+    traceback and from the error's message (TensorFlow quotes the user's code there for an error
+    inside a ``tf.function``, where the traceback itself shows only its generated code)."""
+    path = pathlib.Path(path).resolve()
+    lines = [f.lineno for f in traceback.extract_tb(error.__traceback__)
+             if pathlib.Path(f.filename).resolve() == path]
+    for match in _FILE_LINE.finditer(str(error)):
+        try:
+            same = pathlib.Path(match.group("file")).resolve() == path
+        except (OSError, ValueError):
+            same = False
+        if same:
+            lines.append(int(match.group("line")))
+    return lines
+
+
 def student_traceback(error: BaseException, path: pathlib.Path) -> str:
-    """The traceback cut to the frames in the student's file (all frames if none is there)."""
+    """The traceback cut to the frames in the student's file (all frames if none is there), led by
+    the innermost line of the student's file, also when TensorFlow hid it in its message."""
     path = pathlib.Path(path).resolve()
     frames = traceback.extract_tb(error.__traceback__)
     own = [f for f in frames if pathlib.Path(f.filename).resolve() == path]
     shown = traceback.StackSummary.from_list(own or frames).format()
-    return "".join(shown) + "".join(traceback.format_exception_only(type(error), error))
+    text = "".join(shown) + "".join(traceback.format_exception_only(type(error), error))
+    lines = student_lines(error, path)
+    if lines:
+        source = linecache.getline(str(path), lines[-1]).strip()
+        text = (f"In your file {path.name}, line {lines[-1]}:\n    {source}\n"
+                f"{type(error).__name__}: {_error_line(error)}\n\nThe details:\n{text}")
+    return text
+
+
+def _error_line(error: BaseException) -> str:
+    """The error's own sentence: its last non-empty line (TensorFlow puts the user's code first)."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
 
 
 def traceback_at_student_frame(error: BaseException, path: pathlib.Path):

@@ -242,16 +242,33 @@ def _chosen_exercise(exercise_id: str | None) -> Exercise | None:
 def report_outcome(exercise: Exercise, outcome: isolation.Outcome) -> None:
     """Print what an isolated run came to, in the student's terms."""
     if outcome.kind == "ran":
+        report_findings(outcome)
         for line in outcome.results:
             print("  " + line.line())
     elif outcome.kind == "todo":
         print(f"\nNot done yet: {outcome.message}")
-        print(f"Hint 1: {exercise.hints[0]}")
+        print(f"For a hint: python -m seminar hint {exercise.id}")
     elif outcome.kind == "error":
         print("\nYour code raised an error:\n")
         print(outcome.traceback or outcome.message)
     else:  # dataset, exit, crash, timeout, tensorflow: the message says it all
         print(f"\n{outcome.message}")
+
+
+def report_findings(outcome: isolation.Outcome) -> None:
+    """The likely causes first, in plain words with their evidence. A finding that breaks the
+    docstring's contract fails the check whatever the metrics; the others are shown only when the
+    check failed anyway (a passing run needs no excuse)."""
+    shown = [f for f in outcome.findings if f.fatal or not outcome.passed]
+    if outcome.stopped_before_training:
+        print("\nFound before training, by running your functions on a few small inputs "
+              "(no need to wait for a training run that cannot succeed):")
+    elif shown:
+        print("\nWhat went wrong, most likely:")
+    for finding in shown:
+        print("\n".join("  " + line for line in finding.text().splitlines()))
+    if shown:
+        print()
 
 
 def check_once(exercise: Exercise, path: pathlib.Path, *, seed: int | None = None,

@@ -26,7 +26,7 @@ import tempfile
 import time
 import traceback
 
-from seminar import checker
+from seminar import checker, diagnosis
 from seminar.manifest import Exercise, load
 
 # The stages the child reports, in order; the last one reached says where it stopped.
@@ -54,10 +54,13 @@ class Outcome:
     results: list = dataclasses.field(default_factory=list)
     seconds: float = float("nan")  # main()'s wall time, TensorFlow already loaded
     wall_seconds: float = float("nan")  # the whole child process
+    findings: list = dataclasses.field(default_factory=list)  # diagnosis.Finding: likely causes
+    stopped_before_training: bool = False  # a probe found a bug before main() ran
 
     @property
     def passed(self) -> bool:
-        return self.kind == "ran" and bool(self.results) and all(r.passed for r in self.results)
+        return (self.kind == "ran" and bool(self.results) and all(r.passed for r in self.results)
+                and not any(f.fatal for f in self.findings))
 
 
 def _signal_name(number: int) -> str:
@@ -136,9 +139,13 @@ def _outcome(exercise: Exercise, report: dict, returncode: int, full: bool, wall
     stage = report.get("stage", STAGE_STARTED)
     if stage == STAGE_DONE and report.get("kind") == "ran":
         metrics = report["metrics"]
+        findings = [diagnosis.Finding.from_dict(f) for f in report.get("findings", [])]
+        if report.get("stopped_before_training"):
+            return Outcome("ran", findings=findings, stopped_before_training=True,
+                           seconds=report["seconds"], wall_seconds=wall)
         results = checker.evaluate(exercise, metrics, full, report.get("measured", {}))
         return Outcome("ran", metrics=metrics, results=results, seconds=report["seconds"],
-                       wall_seconds=wall)
+                       wall_seconds=wall, findings=findings)
     if stage == STAGE_DONE:
         return Outcome(report["kind"], message=report.get("message", ""),
                        traceback=report.get("traceback", ""), seconds=report.get("seconds", float("nan")),
@@ -246,7 +253,7 @@ def child_main(spec_path: str) -> int:
     except Exception as error:  # noqa: BLE001  (the student's error, reported to the parent)
         seconds = time.perf_counter() - started
         if checker.is_unfilled_todo(error):
-            kind, message = "todo", checker.todo_text(error)
+            kind, message = "todo", checker.todo_report(error, path)
         elif isinstance(error, DatasetUnavailable):
             kind, message = "dataset", str(error)
         else:
@@ -261,7 +268,9 @@ def child_main(spec_path: str) -> int:
     _write(report, {"stage": STAGE_DONE, "kind": "ran", "metrics": result.metrics,
                     "measured": {r.check.metric: r.value for r in result.results
                                  if r.check.measure and r.value is not None},
-                    "seconds": result.seconds})
+                    "seconds": result.seconds,
+                    "findings": [f.as_dict() for f in result.findings],
+                    "stopped_before_training": result.stopped_before_training})
     return 0
 
 

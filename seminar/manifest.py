@@ -68,6 +68,17 @@ class Exercise:
     test_seed: int = 0
     # The fast run's slowest measured time (seconds after TensorFlow loads), from `seminar seeds`.
     check_seconds: float | None = None
+    # Diagnosis (seminar/diagnosis.py): probes of the student's functions run before training and
+    # after it, the training loss a working model ends below (a contract: above it the check
+    # fails), and the accuracy of guessing, for "the loss falls but the accuracy stays at chance".
+    probes: tuple[str, ...] = ()
+    after_probes: tuple[str, ...] = ()
+    loss_at_most: float | None = None
+    loss_reference: str = ""
+    chance: float | None = None
+    chance_metric: str | None = None
+    # How many hints a first try as a new student needed (skeleton, README and hints only).
+    hints_needed: int | None = None
 
     def time_limit(self, full: bool = False) -> float | None:
         """How long a check may run before it is stopped as hung: a few times the solution's
@@ -169,6 +180,13 @@ def parse(data: dict) -> Manifest:
             seeds_tried=tuple(entry.get("seeds_tried", (0,))),
             test_seed=int(entry.get("test_seed", 0)),
             check_seconds=float(entry["check_seconds"]) if "check_seconds" in entry else None,
+            probes=tuple(entry.get("probes", ())),
+            after_probes=tuple(entry.get("after_probes", ())),
+            loss_at_most=float(entry["loss_at_most"]) if "loss_at_most" in entry else None,
+            loss_reference=entry.get("loss_reference", ""),
+            chance=float(entry["chance"]) if "chance" in entry else None,
+            chance_metric=entry.get("chance_metric"),
+            hints_needed=int(entry["hints_needed"]) if "hints_needed" in entry else None,
         ))
     ids = [e.id for e in exercises]
     duplicates = {i for i in ids if ids.count(i) > 1}

@@ -14,7 +14,11 @@ and the skeleton gets, in the same place::
 
         # TODO: Solve the normal equations (X^T X) beta = X^T y.
         #   Continuation lines of the task start with "#" and three spaces.
-        raise NotImplementedError("TODO in closed_form(): Solve the normal ... (hint: ...)")
+        raise NotImplementedError("TODO in closed_form() (for a hint: python -m seminar hint ID)")
+
+A task says what the code must achieve, with shapes and constraints, not the call that does it:
+the hints (``python -m seminar hint ID``) escalate from the idea to the API to the tricky part,
+and ``check`` prints the task of the first TODO still open.
 
 Everything outside the marked blocks is copied unchanged: headers, imports, plotting, ``main``.
 Blocks must sit inside a function, so that nothing raises at import time.
@@ -41,6 +45,8 @@ class Todo:
     function: str  # the function the student edits
     task: str  # the first line of the task
     line: int  # 1-based line number of the "# TODO:" line in the skeleton
+    comment: tuple[str, ...] = ()  # the whole task: the TODO line and its continuation lines
+    open: bool = False  # the skeleton's raise is still there under it (not filled in yet)
 
 
 def _enclosing_function(lines: list[str], index: int, indent: str) -> str | None:
@@ -52,9 +58,8 @@ def _enclosing_function(lines: list[str], index: int, indent: str) -> str | None
     return None
 
 
-def todo_message(function: str, task: str, exercise_id: str) -> str:
-    return (f"TODO in {function}(): {task} "
-            f"(for a hint: python -m seminar hint {exercise_id})")
+def todo_message(function: str, exercise_id: str) -> str:
+    return f"TODO in {function}() (for a hint: python -m seminar hint {exercise_id})"
 
 
 def build(solution_text: str, exercise_id: str, source_name: str = "solution") -> str:
@@ -78,13 +83,11 @@ def build(solution_text: str, exercise_id: str, source_name: str = "solution") -
             raise SkeletonError(f"{source_name}:{index + 1}: a SOLUTION block must be inside a function")
         out.append(f"{indent}# TODO: {task}")
         index += 1
-        full_task = task
         while index < len(lines) and CONTINUATION.match(lines[index]) and not END.match(lines[index]):
             text = CONTINUATION.match(lines[index]).group("text")
             out.append(f"{indent}#   {text}".rstrip())
-            full_task += " " + text
             index += 1
-        out.append(f"{indent}raise NotImplementedError({todo_message(function, full_task, exercise_id)!r})")
+        out.append(f"{indent}raise NotImplementedError({todo_message(function, exercise_id)!r})")
         while index < len(lines) and not END.match(lines[index]):
             if BEGIN.match(lines[index]):
                 raise SkeletonError(f"{source_name}:{index + 1}: SOLUTION blocks cannot nest")
@@ -99,12 +102,26 @@ def build(solution_text: str, exercise_id: str, source_name: str = "solution") -
 
 
 def todos(skeleton_text: str) -> list[Todo]:
-    """The TODOs of a skeleton (or of a student's file), in file order."""
+    """The TODOs of a skeleton (or of a student's file), in file order, each with its whole
+    comment and whether it is still open (the skeleton's ``raise`` right under it)."""
     lines = skeleton_text.splitlines()
     found = []
     for index, line in enumerate(lines):
         match = TODO.match(line)
         if match:
             function = _enclosing_function(lines, index, match.group("indent")) or "<module>"
-            found.append(Todo(function=function, task=match.group("task"), line=index + 1))
+            comment = [line.strip()]
+            after = index + 1
+            while after < len(lines) and CONTINUATION.match(lines[after]):
+                comment.append(lines[after].strip())
+                after += 1
+            still_open = after < len(lines) and "NotImplementedError" in lines[after] \
+                and "TODO in " in lines[after]
+            found.append(Todo(function=function, task=match.group("task"), line=index + 1,
+                              comment=tuple(comment), open=still_open))
     return found
+
+
+def first_open(text: str) -> Todo | None:
+    """The first TODO in file order that is not filled in yet, or None."""
+    return next((todo for todo in todos(text) if todo.open), None)

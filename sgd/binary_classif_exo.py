@@ -43,7 +43,7 @@ def logits(points: tf.Tensor, weights: tf.Variable, bias: tf.Variable) -> tf.Ten
     weights of shape (2, 1) and bias of shape (1,)."""
     # TODO: Compute tf.matmul(points, weights) + bias, then drop the last axis with
     #   tf.squeeze(..., axis=1) so that the result has shape (batch,).
-    raise NotImplementedError('TODO in logits(): Compute tf.matmul(points, weights) + bias, then drop the last axis with tf.squeeze(..., axis=1) so that the result has shape (batch,). (for a hint: python -m seminar hint sgd/binary_classif)')
+    raise NotImplementedError('TODO in logits() (for a hint: python -m seminar hint sgd/binary_classif)')
 
 
 def cross_entropy(labels: tf.Tensor, logit_values: tf.Tensor) -> tf.Tensor:
@@ -54,7 +54,7 @@ def cross_entropy(labels: tf.Tensor, logit_values: tf.Tensor) -> tf.Tensor:
     """
     # TODO: Use tf.nn.sigmoid_cross_entropy_with_logits(labels=..., logits=...) and average
     #   it with tf.reduce_mean.
-    raise NotImplementedError('TODO in cross_entropy(): Use tf.nn.sigmoid_cross_entropy_with_logits(labels=..., logits=...) and average it with tf.reduce_mean. (for a hint: python -m seminar hint sgd/binary_classif)')
+    raise NotImplementedError('TODO in cross_entropy() (for a hint: python -m seminar hint sgd/binary_classif)')
 
 
 @tf.function
@@ -62,7 +62,7 @@ def train_step(points, labels, weights, bias, learning_rate) -> tf.Tensor:
     """One SGD step on a batch: update ``weights`` and ``bias`` in place, return the batch loss."""
     # TODO: Under a tf.GradientTape compute the loss from logits(...); get the gradients with
     #   respect to [weights, bias]; apply variable.assign_sub(learning_rate * gradient) to each.
-    raise NotImplementedError('TODO in train_step(): Under a tf.GradientTape compute the loss from logits(...); get the gradients with respect to [weights, bias]; apply variable.assign_sub(learning_rate * gradient) to each. (for a hint: python -m seminar hint sgd/binary_classif)')
+    raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint sgd/binary_classif)')
 
 
 def accuracy(points, labels, weights, bias) -> float:

@@ -52,7 +52,7 @@ def closed_form(features: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
     """
     # TODO: Compute X^T X and X^T y with tf.matmul(..., transpose_a=True), then solve the
     #   normal equations (X^T X) beta = X^T y with tf.linalg.solve (steadier than an inverse).
-    raise NotImplementedError('TODO in closed_form(): Compute X^T X and X^T y with tf.matmul(..., transpose_a=True), then solve the normal equations (X^T X) beta = X^T y with tf.linalg.solve (steadier than an inverse). (for a hint: python -m seminar hint sgd/linear_regression)')
+    raise NotImplementedError('TODO in closed_form() (for a hint: python -m seminar hint sgd/linear_regression)')
 
 
 def mean_squared_error(features: tf.Tensor, targets: tf.Tensor, beta: tf.Tensor) -> tf.Tensor:
@@ -63,7 +63,7 @@ def mean_squared_error(features: tf.Tensor, targets: tf.Tensor, beta: tf.Tensor)
     """
     # TODO: Predict with tf.matmul(features, beta), subtract the targets, square, then
     #   tf.reduce_mean.
-    raise NotImplementedError('TODO in mean_squared_error(): Predict with tf.matmul(features, beta), subtract the targets, square, then tf.reduce_mean. (for a hint: python -m seminar hint sgd/linear_regression)')
+    raise NotImplementedError('TODO in mean_squared_error() (for a hint: python -m seminar hint sgd/linear_regression)')
 
 
 @tf.function
@@ -75,14 +75,14 @@ def train_step(features: tf.Tensor, targets: tf.Tensor, beta: tf.Variable,
     """
     # TODO: Record mean_squared_error under a tf.GradientTape, take tape.gradient(loss, beta),
     #   and update in place with beta.assign_sub(learning_rate * gradient).
-    raise NotImplementedError('TODO in train_step(): Record mean_squared_error under a tf.GradientTape, take tape.gradient(loss, beta), and update in place with beta.assign_sub(learning_rate * gradient). (for a hint: python -m seminar hint sgd/linear_regression)')
+    raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint sgd/linear_regression)')
 
 
 def sample_batch(rng: np.random.Generator, num_points: int, batch_size: int) -> np.ndarray:
     """Return ``batch_size`` distinct indices drawn at random from ``range(num_points)``: the
     seminar's random sample S_t of the training data."""
     # TODO: Use rng.choice(num_points, size=batch_size, replace=False).
-    raise NotImplementedError('TODO in sample_batch(): Use rng.choice(num_points, size=batch_size, replace=False). (for a hint: python -m seminar hint sgd/linear_regression)')
+    raise NotImplementedError('TODO in sample_batch() (for a hint: python -m seminar hint sgd/linear_regression)')
 
 
 # %% Training loops

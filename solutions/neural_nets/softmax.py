@@ -41,13 +41,13 @@ EPOCHS_FAST = 1  # one pass over the 55000 training digits already gives about 0
 
 
 def inference(images: tf.Tensor, weights: tf.Variable, bias: tf.Variable) -> tf.Tensor:
-    """Return the logits (unnormalised class scores) ``images @ weights + bias``.
+    """Return the logits (unnormalised class scores) of a linear model of the pixels.
 
     ``images`` is (batch, 784), ``weights`` (784, 10), ``bias`` (10,); the result is (batch, 10).
     The softmax is not applied here: the loss and the prediction (argmax) both work on logits.
     """
-    # SOLUTION: Multiply the images by the weights with tf.matmul and add the bias
-    #   (broadcasting adds it to every row).
+    # SOLUTION: Return the logits, (batch, 10): each class's score is a weighted sum of the
+    #   784 pixels plus that class's bias. No softmax here.
     return tf.matmul(images, weights) + bias
     # END SOLUTION
 
@@ -58,8 +58,8 @@ def cross_entropy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     Compute it from the logits with TensorFlow's fused op rather than as -log(softmax(...)): the
     fused op is stable when a score is large, where the softmax rounds to 0 or 1.
     """
-    # SOLUTION: Use tf.nn.sparse_softmax_cross_entropy_with_logits(labels=..., logits=...),
-    #   which takes class numbers (not one-hot rows), and average with tf.reduce_mean.
+    # SOLUTION: Return one number: the softmax cross-entropy of each image's logits against its
+    #   label (a class number), averaged over the batch; stable for large scores.
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
     # END SOLUTION
 
@@ -67,9 +67,9 @@ def cross_entropy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
 @tf.function
 def train_step(images, labels, weights, bias, learning_rate) -> tf.Tensor:
     """One SGD step on a batch: update ``weights`` and ``bias`` in place; return the batch loss."""
-    # SOLUTION: Under a tf.GradientTape compute cross_entropy(inference(...), labels); take
-    #   tape.gradient(loss, [weights, bias]); update each variable with
-    #   variable.assign_sub(learning_rate * gradient).
+    # SOLUTION: Compute the batch loss with the two functions above, its gradient with respect
+    #   to both variables, and move each variable one step of size learning_rate against its
+    #   gradient, in place. Return the loss.
     with tf.GradientTape() as tape:
         loss = cross_entropy(inference(images, weights, bias), labels)
     gradients = tape.gradient(loss, [weights, bias])
@@ -133,6 +133,7 @@ def main(argv=None) -> dict:
     steps_per_epoch = math.ceil(data.num_train / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
     step = 0
+    loss_curve = []  # every batch's loss: the checker reads it for NaN, ascent or a stuck loss
     for epoch in range(args.epochs):
         progress = vision.ProgressBar(args, steps_per_epoch, epoch, args.epochs)
         losses = []  # the batch losses, as tensors: reading each one would wait for every step
@@ -144,8 +145,10 @@ def main(argv=None) -> dict:
             progress.update(batch, losses)
         epoch_seconds = clock.stop()
         vision.end_of_epoch(args, clock, writer, epoch, epoch_seconds, losses)
+        loss_curve += [float(loss) for loss in losses]
 
     metrics = vision.test_and_report(args, data, clock, predict)
+    metrics["loss_curve"] = loss_curve
     plot_weights(args, weights.numpy())
     return metrics
 
