@@ -39,26 +39,28 @@ EPOCHS_FAST = 4
 
 
 def build_encoder(code_size: int) -> keras.Model:
-    """f: images (batch, 784) -> codes (batch, code_size)."""
+    """f: images (batch, 784), pixels in [0, 1] -> codes (batch, code_size), any real numbers."""
     layers = keras.layers
-    # TODO: A network from (batch, 784) to (batch, code_size): one hidden layer of HIDDEN_UNITS
-    #   ReLU units, then code_size linear units (no activation: a code may be any real number).
+    # TODO: Map (batch, 784) to (batch, code_size) through one hidden layer of HIDDEN_UNITS ReLU
+    #   units; leave the code itself unsquashed (it may take any real value).
     raise NotImplementedError('TODO in build_encoder() (for a hint: python -m seminar hint autoencoders/autoencoder)')
 
 
 def build_decoder(code_size: int) -> keras.Model:
-    """g: codes (batch, code_size) -> reconstructed images (batch, 784), pixels in (0, 1)."""
+    """g: codes (batch, code_size) -> reconstructed images (batch, 784), every pixel in (0, 1)."""
     layers = keras.layers
-    # TODO: A network from (batch, code_size) to (batch, 784): one hidden layer of HIDDEN_UNITS
-    #   ReLU units, then 784 outputs squashed into (0, 1) like the pixels they predict.
+    # TODO: Map (batch, code_size) back to (batch, 784) through one hidden layer of HIDDEN_UNITS
+    #   ReLU units; every output must land in (0, 1), the range of the pixels it predicts.
     raise NotImplementedError('TODO in build_decoder() (for a hint: python -m seminar hint autoencoders/autoencoder)')
 
 
 @tf.function
 def train_step(images, encoder, decoder, optimizer) -> tf.Tensor:
-    """One Adam step on a batch of images (batch, 784); return the batch loss."""
-    # TODO: The loss is the mean over images and pixels of (g(f(x)) - x)^2; take one optimizer
-    #   step on the trainable variables of both networks (they learn together) and return the loss.
+    """One optimizer step on a batch of images (batch, 784) for both networks. Return the batch
+    loss (a scalar, as it was before the step): the squared reconstruction error averaged over
+    the images and the pixels."""
+    # TODO: Measure how far the reconstructions of the batch are from the batch itself, then
+    #   take one optimizer step that moves the encoder and the decoder together.
     raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint autoencoders/autoencoder)')
 
 
@@ -93,6 +95,7 @@ def main(argv=None) -> dict:
     optimizer = keras.optimizers.Adam(schedule)
     batches = autoencoding.training_batches(data.x_train, args.batch_size, args.seed)
     log = autoencoding.EpochLog(args, data.x_val, reconstruct)
+    loss_curve = []  # every step's batch loss: the checker reads it for NaN, growth, stalls
     for epoch in range(args.epochs):
         progress = vision.ProgressBar(args, steps_per_epoch, epoch, args.epochs)
         losses = []
@@ -101,8 +104,10 @@ def main(argv=None) -> dict:
             losses.append(train_step(images, encoder, decoder, optimizer))
             progress.update(step, losses)
         log.end_epoch(losses)
+        loss_curve += [float(loss) for loss in losses]
 
-    return autoencoding.report(args, data, encode, decode, CODE_SIZE, log)
+    metrics = autoencoding.report(args, data, encode, decode, CODE_SIZE, log)
+    return {**metrics, "loss_curve": loss_curve}
 
 
 if __name__ == "__main__":

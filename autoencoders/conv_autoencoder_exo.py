@@ -45,7 +45,7 @@ EPOCHS_FAST = 2
 
 
 def build_encoder(code_size: int) -> keras.Model:
-    """f: images (batch, 28, 28, 1) -> codes (batch, code_size)."""
+    """f: images (batch, 28, 28, 1), pixels in [0, 1] -> codes (batch, code_size)."""
     layers = keras.layers
     # TODO: Two stages of 3x3 convolution (FILTERS[0] then FILTERS[1] filters, ACTIVATION,
     #   size kept: 28x28, 14x14) each followed by a 2x2 max pooling (-> 14x14, -> 7x7), then the
@@ -54,7 +54,7 @@ def build_encoder(code_size: int) -> keras.Model:
 
 
 def build_decoder(code_size: int) -> keras.Model:
-    """g: codes (batch, code_size) -> images (batch, 28, 28, 1), pixels in (0, 1)."""
+    """g: codes (batch, code_size) -> images (batch, 28, 28, 1), every pixel in (0, 1)."""
     layers = keras.layers
     # TODO: Mirror the encoder: code_size -> 7x7xFILTERS[1] feature maps (a dense layer, then a
     #   reshape), two 3x3 transposed convolutions of stride 2 (FILTERS[1] then FILTERS[0] filters:
@@ -63,10 +63,12 @@ def build_decoder(code_size: int) -> keras.Model:
 
 
 def build_autoencoder(encoder: keras.Model, decoder: keras.Model, learning_rate) -> keras.Model:
-    """The whole autoencoder, images -> reconstructions, compiled for model.fit (which main() calls
-    with inputs and targets). ``learning_rate`` is a number or a Keras schedule."""
-    # TODO: One model from images (batch, 28, 28, 1) to decoder(encoder(images)), compiled to
-    #   minimise the per-pixel mean squared error with Adam at learning_rate.
+    """The whole autoencoder, images (batch, 28, 28, 1) -> reconstructions of the same shape, made
+    of the two networks given and compiled for model.fit (which main() calls with inputs and
+    targets): its loss the per-pixel mean squared error, its optimizer Adam at ``learning_rate``
+    (a number or a Keras schedule)."""
+    # TODO: One model that runs the encoder then the decoder, compiled so that fit minimises
+    #   the per-pixel squared error with Adam at learning_rate.
     raise NotImplementedError('TODO in build_autoencoder() (for a hint: python -m seminar hint autoencoders/conv_autoencoder)')
 
 
@@ -120,6 +122,8 @@ def main(argv=None) -> dict:
 
     name = "denoising conv AE" if args.noise else "conv autoencoder"
     metrics = autoencoding.report(args, data, encode, decode, CODE_SIZE, log, name=name)
+    # The training loss of each epoch: the checker reads it for NaN and for a loss far too high.
+    metrics.update(loss_curve=log.column("loss"), loss_curve_unit="epoch")
     autoencoding.plot_code_walks(args, encode, decode, data.x_test,
                                  pairs=[(0, 1), (3, 4)])
     if args.noise:

@@ -79,8 +79,8 @@ def discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Ten
     """D's loss, a scalar: minus its objective, i.e. the binary cross-entropy of calling the real
     digits real (target REAL_LABEL = 0.9 rather than 1, see above) plus that of calling the fakes
     fake (target 0), each averaged over its batch. Both inputs are logits (batch, 1)."""
-    # TODO: Return the mean binary cross-entropy of real_logits against the target REAL_LABEL
-    #   plus that of fake_logits against 0. Work from the logits (never take log of a sigmoid).
+    # TODO: Score D on both batches: real digits against the target REAL_LABEL, fakes against
+    #   0, each a mean cross-entropy, added; computed from the logits so nothing overflows.
     raise NotImplementedError('TODO in discriminator_loss() (for a hint: python -m seminar hint autoencoders/gan)')
 
 
@@ -91,8 +91,8 @@ def generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
     with confidence: D(G(z)) is near 0, where log(1 - D) is flat, so G would get almost no gradient
     and learn nothing. -log D(G(z)) has the same goal (make D say "real") but is steepest exactly
     there. It is the cross-entropy of the fakes against the target 1 ("real")."""
-    # TODO: Return the mean binary cross-entropy of fake_logits against the target 1, from
-    #   the logits.
+    # TODO: Score the fakes against the target "real" (1): a mean cross-entropy, computed
+    #   from the logits so nothing overflows.
     raise NotImplementedError('TODO in generator_loss() (for a hint: python -m seminar hint autoencoders/gan)')
 
 
@@ -106,10 +106,9 @@ def make_train_step(generator: keras.Model, discriminator: keras.Model,
     def train_step(real: tf.Tensor, noise: tf.Tensor):
         """One step of each player on real digits (batch, 784) and noise (batch, NOISE_DIM): D
         learns to tell them apart, G to fool D. Return both losses."""
-        # TODO: Under two gradient tapes (one per network), generate fakes from the noise and
-        #   get D's logits on the real and on the fake batch (training mode: dropout and batch
-        #   normalisation on); compute both losses. Step each optimizer with the gradient of its
-        #   own network's loss for its own network's trainable variables only.
+        # TODO: Generate fakes, score the real and the fake batch with D and compute both
+        #   losses, all in training mode and watched for gradients; then step each optimizer with
+        #   its own network's loss, for its own network's trainable variables only.
         raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint autoencoders/gan)')
 
     return train_step
@@ -143,7 +142,10 @@ def main(argv=None) -> dict:
 
     metrics = loop.finish()  # the pictures, and the judge's fid, inception_score and classes
     # The evidence: the checker draws its own 2000 samples from generate and judges them itself.
-    return {**metrics, "generate": generate}
+    # The two players' losses at every step: a GAN's losses need not fall (each player's progress
+    # raises the other's loss), so they are not a "loss_curve"; the checker reads them as a game.
+    return {**metrics, "generate": generate, "d_loss_curve": loop.history["d_loss"],
+            "g_loss_curve": loop.history["g_loss"]}
 
 
 if __name__ == "__main__":

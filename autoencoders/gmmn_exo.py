@@ -60,10 +60,10 @@ def build_generator() -> keras.Model:
 
 def squared_distances(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """All pairwise squared Euclidean distances: for x (n, d) and y (m, d), the (n, m) matrix whose
-    entry (i, j) is ||x_i - y_j||^2 = ||x_i||^2 - 2 x_i.y_j + ||y_j||^2."""
-    # TODO: Return the (n, m) matrix of ||x_i - y_j||^2 from the identity above: one matrix
-    #   product for all the dot products, plus the squared norms of the rows broadcast along rows
-    #   and columns. No Python loop, and do not build an (n, m, d) difference tensor.
+    entry (i, j) is ||x_i - y_j||^2, every entry >= 0."""
+    # TODO: Expand the square so that one matrix product gives every dot product x_i.y_j at
+    #   once, and combine it with the rows' squared norms: no Python loop, no (n, m, d) tensor, and
+    #   no entry left below 0 by round-off.
     raise NotImplementedError('TODO in squared_distances() (for a hint: python -m seminar hint autoencoders/gmmn)')
 
 
@@ -72,10 +72,11 @@ def mmd2(x: tf.Tensor, y: tf.Tensor, sigmas=SIGMAS) -> tf.Tensor:
 
         MMD^2 = mean_ij k(x_i, x_j) + mean_ij k(y_i, y_j) - 2 mean_ij k(x_i, y_j)
 
-    with the kernel k(a, b) = sum over sigma of exp(-||a - b||^2 / (2 sigma^2)). It is 0 when the
-    two batches are the same, and grows as their statistics (means, spreads, shapes) differ."""
-    # TODO: Compute the kernel matrices k(x, x), k(y, y) and k(x, y) from squared_distances,
-    #   each the sum over the sigmas of exp(-d / (2 sigma^2)), and combine their means as above.
+    with the kernel k(a, b) = sum over sigma of exp(-||a - b||^2 / (2 sigma^2)), each mean taken
+    over all pairs, i = j included (the biased estimate). It is 0 when the two batches are the
+    same, and grows as their statistics (means, spreads, shapes) differ."""
+    # TODO: Build the three kernel matrices k(x, x), k(y, y) and k(x, y) from
+    #   squared_distances, each summed over the given sigmas, and combine their means as above.
     raise NotImplementedError('TODO in mmd2() (for a hint: python -m seminar hint autoencoders/gmmn)')
 
 
@@ -93,10 +94,9 @@ def make_train_step(generator: keras.Model, optimizer: keras.optimizers.Optimize
     def train_step(real: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
         """One Adam step on a batch of real digits (batch, 784) and of noise (batch, NOISE_DIM):
         return the loss, the MMD (not squared) between the generated batch and the real one."""
-        # TODO: Under a gradient tape, generate a batch from the noise and compute the loss:
-        #   the square root of its MMD^2 to the real batch (floored at 1e-12 first: the square
-        #   root's gradient is infinite at 0). Apply the optimizer to the generator's trainable
-        #   variables with the gradients; return the loss.
+        # TODO: Generate a batch from the noise; its loss is the square root of its MMD^2 to
+        #   the real batch, floored at 1e-12 first (the root's gradient is infinite at 0). Step the
+        #   optimizer on the generator's trainable variables to lower it; return the loss.
         raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint autoencoders/gmmn)')
 
     return train_step
@@ -129,8 +129,9 @@ def main(argv=None) -> dict:
         loop.end_epoch()
 
     metrics = loop.finish()  # the pictures, and the judge's fid, inception_score and classes
-    # The evidence: the checker draws its own 2000 samples from generate and judges them itself.
-    return {**metrics, "generate": generate}
+    # The evidence: the checker draws its own 2000 samples from generate and judges them itself;
+    # it reads the loss of every step (the MMD) for NaN and for a loss that never came down.
+    return {**metrics, "generate": generate, "loss_curve": loop.history["mmd"]}
 
 
 if __name__ == "__main__":

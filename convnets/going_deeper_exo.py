@@ -48,10 +48,11 @@ layers = keras.layers
 
 
 def conv_block(x, filters: int, size: int):
-    """A size x size convolution with ``filters`` filters, batch normalisation, then ReLU; the
-    spatial size is kept (x: (batch, h, w, c) -> (batch, h, w, filters))."""
-    # TODO: Convolve (padding that keeps h x w; no bias: the normalisation's offset replaces it),
-    #   then normalise each channel over the batch (momentum BN_MOMENTUM), then ReLU.
+    """A size x size convolution with ``filters`` filters, batch normalisation (moving averages of
+    momentum BN_MOMENTUM), then ReLU; the spatial size is kept (x: (batch, h, w, c) -> (batch, h,
+    w, filters)), and no output is negative."""
+    # TODO: Return (batch, h, w, filters): a convolution that keeps h x w (a bias is useless
+    #   before the normalisation), each channel normalised over the batch, rectified last.
     raise NotImplementedError('TODO in conv_block() (for a hint: python -m seminar hint convnets/going_deeper)')
 
 
@@ -59,12 +60,13 @@ def inception_module(x, filters: tuple):
     """An Inception module (slide 41): four branches side by side on the same input x (batch, h, w,
     c), their outputs concatenated on the channel axis: (batch, h, w, f1 + f3 + f5 + fpool).
 
-    ``filters = (f1, f3_reduce, f3, f5_reduce, f5, fpool)``. Every convolution is a conv_block.
+    ``filters = (f1, f3_reduce, f3, f5_reduce, f5, fpool)``. Every convolution is a conv_block:
+    1x1 (f1); 1x1 (f3_reduce) then 3x3 (f3); 1x1 (f5_reduce) then 5x5 (f5); 3x3 max pooling of
+    stride 1, then 1x1 (fpool).
     """
     f1, f3_reduce, f3, f5_reduce, f5, fpool = filters
-    # TODO: Four branches from x: a 1x1 block (f1); a 1x1 block reducing to f3_reduce then a
-    #   3x3 block (f3); a 1x1 block reducing to f5_reduce then a 5x5 block (f5); a 3x3 max pooling
-    #   of stride 1 keeping h x w, then a 1x1 block (fpool). Concatenate them on channels.
+    # TODO: Build the four branches, each reading the same x and keeping h x w (the pooling
+    #   too), then stack their outputs so that the channels add up to f1 + f3 + f5 + fpool.
     raise NotImplementedError('TODO in inception_module() (for a hint: python -m seminar hint convnets/going_deeper)')
 
 
@@ -75,9 +77,9 @@ def build_deeper() -> keras.Model:
     pool 2x2 (7x7x32) -> inception_module INCEPTION_1 (7x7x88) -> inception_module INCEPTION_2
     (7x7x120) -> global average pooling named "features" (120) -> dropout DROPOUT -> dense logits.
     """
-    # TODO: A functional model from (28, 28, 1) images through the layers listed above;
-    #   the layer after the last module averages each channel over the 7x7 positions (one 120-number
-    #   vector per image) and is named "features"; the last layer has 10 units and no activation.
+    # TODO: The functional model of the docstring, (batch, 28, 28, 1) -> (batch, 10): only the
+    #   stem's poolings shrink the maps; "features" averages each of the 120 channels over the 7x7
+    #   positions; the logits have no activation.
     raise NotImplementedError('TODO in build_deeper() (for a hint: python -m seminar hint convnets/going_deeper)')
 
 
@@ -110,7 +112,10 @@ def main(argv=None) -> dict:
     path = args.output_dir / "going_deeper.keras"
     model.save(path)
     runtime.say(args, f"Saved the trained network to {path}")
-    return deeper.report(args, data, model, run, lenet, lenet_run)
+    metrics = deeper.report(args, data, model, run, lenet, lenet_run)
+    # The evidence of training: the deeper network's mean training loss in each epoch.
+    metrics.update(loss_curve=run.clock.column("loss"), loss_curve_unit="epoch")
+    return metrics
 
 
 if __name__ == "__main__":

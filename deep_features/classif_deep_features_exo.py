@@ -76,8 +76,8 @@ SCRATCH_BATCH_NORM_MOMENTUM = 0.9
 def feature_extractor(network: keras.Model) -> keras.Model:
     """A model from the network's input (n, 28, 28, 1) to the output of its layer named
     "features" (n, 1152), sharing the network's trained layers (nothing is copied or retrained)."""
-    # TODO: Return a Keras model with the network's input whose output is the output of the
-    #   layer named "features": (n, 28, 28, 1) images -> (n, 1152) features.
+    # TODO: Return a model from the network's input images (n, 28, 28, 1) to what its layer
+    #   named "features" outputs (n, 1152), reusing the network's layers (no copy, no new weights).
     raise NotImplementedError('TODO in feature_extractor() (for a hint: python -m seminar hint deep_features/classif_deep_features)')
 
 
@@ -98,9 +98,9 @@ def mlp(num_inputs: int) -> keras.Model:
 
 def reshaped_conv(num_inputs: int, shape=pretrained.FEATURE_SHAPE) -> keras.Model:
     """Slide 51: the feature vector (n, num_inputs) seen as a small image of ``shape``, then one
-    3x3 convolution and a dense layer to (n, 10) logits. Here 1152 = 3 x 3 x 128 is no trick: the
-    features are the pretrained network's 3x3 grid of regions of the digit (rows, columns), 128
-    channels each, flattened row by row; reshaping gives that grid back."""
+    3x3 ReLU convolution and, after dropout, a dense layer to (n, 10) logits. Here 1152 = 3 x 3 x
+    128 is no trick: the features are the pretrained network's 3x3 grid of regions of the digit
+    (rows, columns), 128 channels each, flattened row by row; reshaping gives that grid back."""
     if int(np.prod(shape)) != num_inputs:
         raise ValueError(f"cannot reshape {num_inputs} features to {shape}")
     # TODO: Return a model (n, num_inputs) -> (n, 10) logits that views each vector as a
@@ -221,7 +221,11 @@ def main(argv=None) -> dict:
     best, alone = rows[-2], rows[-1]  # the fine-tuned network's submission is the one handed in
     runtime.say(args, kaggle.verdict(rows[0], rows[1], best, alone))
     return {"submission_log_loss": best["log_loss"], "submission_accuracy": best["accuracy"],
-            "submission": str(submission)}
+            "submission": str(submission),
+            # The evidence of training: the fine-tuned network's mean training loss in each epoch
+            # (Keras keeps the history of a model's last fit() on the model).
+            "loss_curve": [float(v) for v in tuned.history.history["loss"]],
+            "loss_curve_unit": "epoch"}
 
 
 def main_images(args) -> dict:

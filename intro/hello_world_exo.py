@@ -22,13 +22,15 @@ from seminar import plots, runtime
 
 def greeting() -> tf.Tensor:
     """Return the string tensor ``b"Hello, TensorFlow!"`` (shape (), dtype tf.string)."""
-    # TODO: Return a tf.constant holding the text "Hello, TensorFlow!".
+    # TODO: Return the greeting as a TensorFlow string tensor that never changes (not a
+    #   Python str): a fixed value in the graph.
     raise NotImplementedError('TODO in greeting() (for a hint: python -m seminar hint intro/hello_world)')
 
 
 def add_constants(a: int, b: int) -> tf.Tensor:
     """Return ``a + b`` computed by TensorFlow from two int32 constants (shape (), tf.int32)."""
-    # TODO: Make a and b tf.constant tensors of dtype tf.int32 and add them with tf.add.
+    # TODO: Turn a and b into two 32-bit integer TensorFlow constants and let TensorFlow add
+    #   them: the result is an int32 tensor, not a Python int.
     raise NotImplementedError('TODO in add_constants() (for a hint: python -m seminar hint intro/hello_world)')
 
 
@@ -41,7 +43,8 @@ def count_with_variable(steps: int) -> tf.Variable:
     A constant can never change; a variable keeps its value between calls, which is what model
     weights need.
     """
-    # TODO: Create counter = tf.Variable(0) and call counter.assign_add(1) in a loop.
+    # TODO: Create ONE int32 variable holding 0 and add 1 to it steps times, changing that
+    #   same variable in place each time; return the variable itself.
     raise NotImplementedError('TODO in count_with_variable() (for a hint: python -m seminar hint intro/hello_world)')
 
 
@@ -54,8 +57,9 @@ def make_graph() -> tf.types.experimental.GenericFunction:
     The ``input_signature`` plays the seminar's placeholder: it fixes the inputs' dtype and lets
     TensorFlow trace one graph, which every call then feeds with new values.
     """
-    # TODO: Decorate a function of x and y with @tf.function(input_signature=[...]) using two
-    #   tf.TensorSpec(shape=None, dtype=tf.float32), and return x * y + x.
+    # TODO: Define a function of x and y that returns x * y + x, turn it into a TensorFlow
+    #   graph function whose signature accepts two float32 inputs of any shape (and nothing
+    #   else), and return that function itself, not the result of a call.
     raise NotImplementedError('TODO in make_graph() (for a hint: python -m seminar hint intro/hello_world)')
 
 

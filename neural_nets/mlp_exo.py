@@ -51,9 +51,9 @@ def init_layers(sizes, seed: int) -> list:
     start at 0. Zero weights would not do: every hidden unit would compute, and learn, the same.
     """
     generator = tf.random.Generator.from_seed(seed)
-    # TODO: For each pair (fan_in, fan_out) of consecutive sizes, append
-    #   tf.Variable(generator.normal((fan_in, fan_out), stddev=math.sqrt(2.0 / fan_in))) and
-    #   tf.Variable(tf.zeros((fan_out,))) to a list; return the list.
+    # TODO: Return [W1, b1, W2, b2, ...] as trainable variables, one pair per pair of
+    #   consecutive sizes: a (fan_in, fan_out) weight matrix drawn from the generator with He's
+    #   standard deviation, and a (fan_out,) bias of zeros.
     raise NotImplementedError('TODO in init_layers() (for a hint: python -m seminar hint neural_nets/mlp)')
 
 
@@ -61,8 +61,9 @@ def inference(images: tf.Tensor, params: list) -> tf.Tensor:
     """Return the logits (batch, 10) for ``images`` (batch, 784): each hidden layer computes
     ``relu(h @ W + b)``, the last layer ``h @ W + b`` without an activation (the loss applies the
     softmax)."""
-    # TODO: Walk through params two at a time (weights, bias): h = tf.nn.relu(tf.matmul(h, W) + b)
-    #   for every layer but the last, which returns tf.matmul(h, W) + b.
+    # TODO: Pass the images through the layers in order: each hidden layer hands the ReLU
+    #   of its affine map to the next; the last layer's affine map is returned as the logits,
+    #   with no activation.
     raise NotImplementedError('TODO in inference() (for a hint: python -m seminar hint neural_nets/mlp)')
 
 
@@ -74,8 +75,8 @@ def cross_entropy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
 @tf.function
 def train_step(images, labels, params, optimizer) -> tf.Tensor:
     """One Adam step on a batch; return the batch loss."""
-    # TODO: As in softmax's train_step, but instead of assign_sub let the optimizer update
-    #   the variables: optimizer.apply_gradients(zip(gradients, params)).
+    # TODO: Compute the batch loss under a gradient tape, its gradient with respect to every
+    #   variable in params, and let the optimizer update them all. Return the loss.
     raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint neural_nets/mlp)')
 
 
@@ -115,6 +116,7 @@ def main(argv=None) -> dict:
 
     clock = vision.EpochClock(args, data, predict)
     writer = runtime.tensorboard_writer(args)
+    loss_curve = []  # every batch's loss: the checker reads it for NaN, ascent or a stuck loss
     for epoch in range(args.epochs):
         progress = vision.ProgressBar(args, steps_per_epoch, epoch, args.epochs)
         losses = []
@@ -124,8 +126,10 @@ def main(argv=None) -> dict:
             progress.update(batch, losses)
         epoch_seconds = clock.stop()
         vision.end_of_epoch(args, clock, writer, epoch, epoch_seconds, losses)
+        loss_curve += [float(loss) for loss in losses]
 
     metrics = vision.test_and_report(args, data, clock, predict)
+    metrics["loss_curve"] = loss_curve
     return metrics
 
 

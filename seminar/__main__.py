@@ -1,7 +1,16 @@
 """``python -m seminar``: see :mod:`seminar.commands`."""
 
+import os
 import sys
 
 from seminar.commands import main
 
-sys.exit(main())
+try:
+    status = main()
+    sys.stdout.flush()
+except BrokenPipeError:
+    # The reader went away (`python -m seminar list | head`): not an error of ours. Point the
+    # standard output at nothing so that Python's own flush at exit does not complain again.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    status = 0
+sys.exit(status)

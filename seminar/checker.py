@@ -17,7 +17,9 @@ import time
 import traceback
 import types
 
-from seminar import diagnosis, measures, skeleton
+import numpy as np
+
+from seminar import diagnosis, feedback, measures, skeleton
 from seminar.manifest import Check, Exercise
 
 _loaded = 0
@@ -79,6 +81,15 @@ class RunResult:
     seconds: float = float("nan")  # main()'s wall time, TensorFlow already loaded
     findings: list = dataclasses.field(default_factory=list)  # diagnosis.Finding, likely causes
     stopped_before_training: bool = False  # a probe found a bug: main() was not run
+    feedback: list = dataclasses.field(default_factory=list)  # lines against the solution's run
+    loss_curve: list | None = None  # main()'s training loss curve, when it returned one
+    loss_curve_unit: str = "step"  # what one point of the curve is: a "step" or an "epoch"
+
+    @property
+    def final_loss(self) -> float | None:
+        """The training loss at the end: the mean of the last tenth of the curve (what the
+        manifest's ``loss_at_most`` bounds)."""
+        return diagnosis.final_loss(self.loss_curve)
 
     @property
     def passed(self) -> bool:
@@ -156,11 +167,22 @@ def run_checks(exercise: Exercise, path: pathlib.Path, *, seed: int | None = Non
         metrics = module.main(argv)
         seconds = time.perf_counter() - started
         measured = measure_checks(exercise, module, metrics, seed, full)
-    results = evaluate(exercise, metrics, full, measured)
-    if probes:
-        findings += after_training(exercise, module, metrics, seed, full)
+        results = evaluate(exercise, metrics, full, measured)
+        if probes:
+            findings += after_training(exercise, module, metrics, seed, full)
+        compared = [] if full or _curve(metrics) is None else feedback.compare(
+            exercise, metrics, seconds, output_dir)
     return RunResult(exercise, pathlib.Path(path), numeric_metrics(metrics), results, seconds,
-                     findings)
+                     findings, feedback=compared, loss_curve=_curve(metrics),
+                     loss_curve_unit=str(metrics.get("loss_curve_unit", "step")))
+
+
+def _curve(metrics: dict) -> list[float] | None:
+    """main()'s ``loss_curve`` as plain floats (None if missing or not numbers)."""
+    try:
+        return [float(v) for v in np.asarray(metrics["loss_curve"], dtype=np.float64).ravel()]
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def after_training(exercise: Exercise, module: types.ModuleType, metrics: dict, seed: int,
@@ -169,6 +191,7 @@ def after_training(exercise: Exercise, module: types.ModuleType, metrics: dict, 
     ``after_probes``. The loss bound is the fast run's (a full run ends lower still)."""
     found = diagnosis.curve_findings(
         metrics, loss_at_most=exercise.loss_at_most, loss_reference=exercise.loss_reference,
+        loss_cause=exercise.loss_cause,
         chance=exercise.chance, accuracy_key=exercise.chance_metric)
     if exercise.after_probes:
         found += diagnosis.run_probes(exercise.after_probes,

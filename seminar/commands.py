@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import pathlib
@@ -61,13 +62,16 @@ def _empty_progress() -> dict:
 
 def _is_valid_progress(data) -> bool:
     """True for what write_progress writes: an object whose "status" maps ids to "passing" or
-    "failing" and whose "hints_seen" maps ids to counts >= 0 (either may be missing)."""
+    "failing", whose "hints_seen" maps ids to counts >= 0 and whose "checked" maps ids to the
+    SHA-256 of the file as it was checked (each may be missing)."""
     if not isinstance(data, dict):
         return False
     status, hints = data.get("status", {}), data.get("hints_seen", {})
-    return (isinstance(status, dict) and isinstance(hints, dict)
+    checked = data.get("checked", {})
+    return (isinstance(status, dict) and isinstance(hints, dict) and isinstance(checked, dict)
             and all(isinstance(k, str) and v in STATUSES for k, v in status.items())
-            and all(isinstance(k, str) and type(v) is int and v >= 0 for k, v in hints.items()))
+            and all(isinstance(k, str) and type(v) is int and v >= 0 for k, v in hints.items())
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in checked.items()))
 
 
 def read_progress(path: pathlib.Path | None = None) -> dict:
@@ -185,11 +189,27 @@ def update_progress(change, path: pathlib.Path | None = None) -> dict:
     return progress
 
 
-def record_status(exercise_id: str, status: str, path: pathlib.Path | None = None) -> None:
-    """Record an exercise's check verdict, "passing" or "failing", in the progress file."""
+def record_status(exercise_id: str, status: str, path: pathlib.Path | None = None,
+                  digest: str | None = None) -> None:
+    """Record an exercise's check verdict, "passing" or "failing", in the progress file, and the
+    ``digest`` of the file checked, so that ``list`` can tell when it changed since."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
-    update_progress(lambda progress: progress["status"].__setitem__(exercise_id, status), path)
+
+    def change(progress: dict) -> None:
+        progress["status"][exercise_id] = status
+        if digest is not None:
+            progress.setdefault("checked", {})[exercise_id] = digest
+
+    update_progress(change, path)
+
+
+def file_digest(path: pathlib.Path) -> str | None:
+    """SHA-256 of a file's bytes (None if it cannot be read)."""
+    try:
+        return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _shown(path: pathlib.Path) -> str:
@@ -204,23 +224,36 @@ def status_of(exercise: Exercise, progress: dict) -> str:
     return progress["status"].get(exercise.id, "not started")
 
 
+def changed_since_check(exercise: Exercise, progress: dict) -> bool:
+    """Whether the student's file differs from the one its last check judged."""
+    recorded = progress.get("checked", {}).get(exercise.id)
+    return (recorded is not None and exercise.id in progress["status"]
+            and file_digest(exercise.exercise_path) != recorded)
+
+
 # ---------------------------------------------------------------- commands
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     manifest = load()
     progress = read_progress()
-    passed = 0
+    rows = {}  # exercise id -> (mark, state shown)
+    for exercise in manifest.exercises:
+        state = status_of(exercise, progress)
+        if changed_since_check(exercise, progress):  # saved since: the verdict is stale
+            rows[exercise.id] = ("[~]", f"changed since its {state} check")
+        else:
+            rows[exercise.id] = ({"passing": "[x]", "failing": "[!]"}.get(state, "[ ]"), state)
+    width = max(12, *(len(shown) for _, shown in rows.values()))
     for chapter in manifest.chapters:
         exercises = manifest.in_chapter(chapter.id)
         if not exercises:
             continue
         print(f"\n{chapter.title}  (slides {chapter.slides})")
         for exercise in exercises:
-            state = status_of(exercise, progress)
-            passed += state == "passing"
-            mark = {"passing": "[x]", "failing": "[!]"}.get(state, "[ ]")
-            print(f"  {mark} {exercise.id:<38} {state:<12} {exercise.title}")
+            mark, shown = rows[exercise.id]
+            print(f"  {mark} {exercise.id:<38} {shown:<{width}} {exercise.title}")
+    passed = sum(mark == "[x]" for mark, _ in rows.values())
     total = len(manifest.exercises)
     bar = "#" * round(30 * passed / max(total, 1))
     print(f"\nProgress: [{bar:<30}] {passed}/{total} exercises passing")
@@ -243,8 +276,16 @@ def report_outcome(exercise: Exercise, outcome: isolation.Outcome) -> None:
     """Print what an isolated run came to, in the student's terms."""
     if outcome.kind == "ran":
         report_findings(outcome)
+        if exercise.probes and not outcome.stopped_before_training:
+            print(f"  [ok ] your functions passed the checker's probes before training "
+                  f"({', '.join(exercise.probes)}: shapes, values and steps on small inputs)")
         for line in outcome.results:
             print("  " + line.line())
+        if outcome.results and all(r.passed for r in outcome.results) and not outcome.passed:
+            print("  [FAIL] the thresholds are met, but the run breaks the contract its docstrings "
+                  "state: the likely cause above")
+        for line in outcome.feedback:
+            print("  " + line)
     elif outcome.kind == "todo":
         print(f"\nNot done yet: {outcome.message}")
         print(f"For a hint: python -m seminar hint {exercise.id}")
@@ -279,14 +320,29 @@ def check_once(exercise: Exercise, path: pathlib.Path, *, seed: int | None = Non
     ``record`` updates the student's progress file. ``time_limit`` defaults to the exercise's."""
     print(f"Checking {exercise.id}: {_shown(path)}", flush=True)
     limit = exercise.time_limit() if time_limit is None else time_limit
-    outcome = isolation.run(exercise, path, seed=seed, quiet=quiet, pdb=pdb, time_limit=limit)
+    digest = file_digest(path)  # the file as checked: saving it during the check makes it "changed"
+    output_dir = _writable(runtime.default_output_dir(exercise.id))  # the plots, kept to look at
+    outcome = isolation.run(exercise, path, seed=seed, quiet=quiet, pdb=pdb, time_limit=limit,
+                            output_dir=output_dir)
     report_outcome(exercise, outcome)
     if record:
-        record_status(exercise.id, "passing" if outcome.passed else "failing")
+        record_status(exercise.id, "passing" if outcome.passed else "failing", digest=digest)
     print(("PASS " if outcome.passed else "FAIL ") + exercise.id)
     if outcome.kind == "ran" and not outcome.passed:
         print(f"Hint: python -m seminar hint {exercise.id}")
     return 0 if outcome.passed else 1
+
+
+def _writable(folder: pathlib.Path) -> pathlib.Path | None:
+    """``folder`` if the plots can go there, else None (the check then runs in a scratch folder:
+    a read-only clone must not stop a check)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError:
+        return None
+    return folder
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -437,7 +493,11 @@ def cmd_reset(args: argparse.Namespace, ask=input) -> int:
         print(f"error: cannot write {exercise.exercise} ({_reason(error)}){kept}. Make it "
               f"writable, then reset again.", file=sys.stderr)
         return 1
-    update_progress(lambda progress: progress["status"].pop(exercise.id, None))
+    def forget(progress: dict) -> None:
+        progress["status"].pop(exercise.id, None)
+        progress.get("checked", {}).pop(exercise.id, None)
+
+    update_progress(forget)
     print(f"{exercise.exercise} is the original skeleton again.")
     return 0
 
@@ -558,6 +618,29 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 1 if refused else 0
 
 
+def cmd_curves(args: argparse.Namespace) -> int:
+    """Run solutions' fast mode on their test seed and keep their training loss curves in
+    benchmarks/curves/, the reference a student's run is compared with (for maintainers)."""
+    import seminar.checker as checker_module
+    from seminar import feedback
+
+    manifest = load()
+    exercises = [manifest.get(i) for i in args.ids] if args.ids else list(manifest.exercises)
+    for exercise in exercises:
+        result = checker_module.run_checks(exercise, exercise.solution_path, quiet=True)
+        if result.loss_curve is None:
+            print(f"{exercise.id}: main() returns no loss_curve: no reference", flush=True)
+            continue
+        if not result.passed:
+            print(f"{exercise.id}: the solution FAILED its check: no reference written", flush=True)
+            continue
+        path = feedback.write_reference(exercise, result.loss_curve, result.loss_curve_unit,
+                                        result.seconds, exercise.test_seed)
+        print(f"{exercise.id}: {len(result.loss_curve)} points, {result.seconds:.1f} s -> "
+              f"{_shown(path)}", flush=True)
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     """Score a submission like the leaderboard: 0 scored, 1 malformed (the message says what to
     fix), 2 the file cannot be read. The labels are loaded by the scorer, never handed out."""
@@ -638,6 +721,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--check", action="store_true", help="only report skeletons that are out of date")
     build.add_argument("--force", action="store_true", help="overwrite skeletons with uncommitted changes")
     build.set_defaults(func=cmd_build)
+
+    curves = commands.add_parser("curves", help="keep the solutions' training loss curves in "
+                                                "benchmarks/curves/ (for maintainers)")
+    curves.add_argument("ids", nargs="*", help="exercises (default: all)")
+    curves.set_defaults(func=cmd_curves)
 
     score = commands.add_parser("score", help="score a submission CSV of the deep-features "
                                               "competition (log loss and accuracy)")

@@ -162,8 +162,8 @@ def logits_finding(function: str, outputs, *, classes_axis: int = -1) -> Finding
         sums = values.sum(axis=classes_axis)
         if np.allclose(sums, 1.0, atol=1e-4):
             return Finding(f"softmax applied to the logits in {function}()",
-                           f"every row of {function}'s output sums to 1 (first rows: "
-                           f"{np.round(values[:1], 3).tolist()})",
+                           f"every row of {function}'s output sums to 1 (the first row: "
+                           f"{np.round(values[0], 3).tolist()})",
                            "return the raw scores: the loss applies the softmax itself, from "
                            "logits, and argmax does not need it")
     if np.all((values >= 0) & (values <= 1)) and np.ptp(values) > 0:
@@ -269,8 +269,19 @@ def overfit_finding(function: str, losses: list[float], *, target: float, start:
 # ---------------------------------------------------------------------------- after training
 
 
+def final_loss(curve) -> float | None:
+    """The mean of the last tenth of a loss curve (None for no curve, NaN if it holds one)."""
+    if curve is None:
+        return None
+    values = np.asarray(curve, dtype=np.float64).ravel()
+    return float(values[-max(1, values.size // 10):].mean()) if values.size else None
+
+
+USUAL_LOSS_CAUSE = ("inputs not scaled as the docstring says, or a step size too large for them")
+
+
 def curve_findings(metrics: dict, *, loss_at_most: float | None = None,
-                   loss_reference: str = "", chance: float | None = None,
+                   loss_reference: str = "", loss_cause: str = "", chance: float | None = None,
                    accuracy_key: str | None = None) -> list[Finding]:
     """What the loss curve ``main()`` returned (``loss_curve``, one value per step or per epoch as
     ``loss_curve_unit`` says) tells about the run."""
@@ -290,15 +301,17 @@ def curve_findings(metrics: dict, *, loss_at_most: float | None = None,
                         "a step size too large for the inputs' scale, inputs not scaled as the "
                         "docstring says, a log of 0, or a division by 0")]
     head = values[: max(1, values.size // 10)].mean()
-    tail = values[-max(1, values.size // 10):].mean()
+    tail = final_loss(values)
     findings = []
     if loss_at_most is not None and tail > loss_at_most:
         findings.append(Finding("the training loss stays far above what a working model reaches: "
-                                "inputs not scaled as the docstring says, or a step size too "
-                                "large for them",
+                                + (loss_cause or USUAL_LOSS_CAUSE),
                                 f"training loss {tail:.4g} at the end (mean of the last tenth of "
                                 f"the {unit}s); a working model ends below {loss_at_most:g}"
                                 + (f" ({loss_reference})" if loss_reference else ""),
+                                "the functions the loss goes through, and your curve beside the "
+                                "solution's (learning_curve_vs_reference.png in the output folder)"
+                                if loss_cause else
                                 "check the inputs' range against the docstring (pixels in [0, 1]) "
                                 "and the step size"))
     if values.size >= 3 and tail > head * 1.05 + 1e-9:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import pathlib
 import signal
@@ -56,6 +57,8 @@ class Outcome:
     wall_seconds: float = float("nan")  # the whole child process
     findings: list = dataclasses.field(default_factory=list)  # diagnosis.Finding: likely causes
     stopped_before_training: bool = False  # a probe found a bug before main() ran
+    feedback: list = dataclasses.field(default_factory=list)  # lines against the solution's run
+    final_loss: float | None = None  # mean of the last tenth of main()'s loss_curve, if any
 
     @property
     def passed(self) -> bool:
@@ -145,7 +148,8 @@ def _outcome(exercise: Exercise, report: dict, returncode: int, full: bool, wall
                            seconds=report["seconds"], wall_seconds=wall)
         results = checker.evaluate(exercise, metrics, full, report.get("measured", {}))
         return Outcome("ran", metrics=metrics, results=results, seconds=report["seconds"],
-                       wall_seconds=wall, findings=findings)
+                       wall_seconds=wall, findings=findings, feedback=report.get("feedback", []),
+                       final_loss=report.get("final_loss"))
     if stage == STAGE_DONE:
         return Outcome(report["kind"], message=report.get("message", ""),
                        traceback=report.get("traceback", ""), seconds=report.get("seconds", float("nan")),
@@ -189,6 +193,9 @@ def _write(path: str, report: dict) -> None:
 def _import_tensorflow(log_path: str) -> str | None:
     """Import TensorFlow with its start-up notices sent to a file rather than the terminal; return
     the error text if the import raised (a crash leaves the file for the parent to show)."""
+    import seminar
+
+    seminar.loud_tensorflow_import()  # this function keeps the notices in its own log
     if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":  # the user wants to see everything, here
         try:
             import tensorflow  # noqa: F401
@@ -215,6 +222,13 @@ def _raised_by_argparse(stop: SystemExit) -> bool:
     checked file calling exit itself."""
     frames = traceback.extract_tb(stop.__traceback__)
     return bool(frames) and pathlib.Path(frames[-1].filename).name == "argparse.py"
+
+
+def _json_number(value: float | None) -> float | str | None:
+    """A float JSON can carry (NaN and infinities as text; Python's json would write bare NaN)."""
+    if value is None or math.isfinite(value):
+        return value
+    return str(value)
 
 
 def child_main(spec_path: str) -> int:
@@ -270,7 +284,9 @@ def child_main(spec_path: str) -> int:
                                  if r.check.measure and r.value is not None},
                     "seconds": result.seconds,
                     "findings": [f.as_dict() for f in result.findings],
-                    "stopped_before_training": result.stopped_before_training})
+                    "stopped_before_training": result.stopped_before_training,
+                    "feedback": result.feedback,
+                    "final_loss": _json_number(result.final_loss)})
     return 0
 
 

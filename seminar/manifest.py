@@ -75,6 +75,7 @@ class Exercise:
     after_probes: tuple[str, ...] = ()
     loss_at_most: float | None = None
     loss_reference: str = ""
+    loss_cause: str = ""  # the likely cause of a loss above the bound, when not the usual one
     chance: float | None = None
     chance_metric: str | None = None
     # How many hints a first try as a new student needed (skeleton, README and hints only).
@@ -184,6 +185,7 @@ def parse(data: dict) -> Manifest:
             after_probes=tuple(entry.get("after_probes", ())),
             loss_at_most=float(entry["loss_at_most"]) if "loss_at_most" in entry else None,
             loss_reference=entry.get("loss_reference", ""),
+            loss_cause=entry.get("loss_cause", ""),
             chance=float(entry["chance"]) if "chance" in entry else None,
             chance_metric=entry.get("chance_metric"),
             hints_needed=int(entry["hints_needed"]) if "hints_needed" in entry else None,

@@ -77,6 +77,18 @@ def _parse_number(text: str, kind: type, described: str):
         raise argparse.ArgumentTypeError(f"must be {described}, got {text!r}") from None
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default, unless it has none worth showing (None, False) or its help already
+    says it ("default 10, 1 with --fast")."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS \
+                or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def make_parser(script_path: str, description: str | None, *, epochs: int | None = None,
                 fast_epochs: int | None = None, batch_size: int | None = None,
                 learning_rate: float | None = None) -> argparse.ArgumentParser:
@@ -88,7 +100,7 @@ def make_parser(script_path: str, description: str | None, *, epochs: int | None
     """
     parser = argparse.ArgumentParser(
         description=(description or "").strip().splitlines()[0] if description else None,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsFormatter,
     )
     parser.set_defaults(exercise_id=exercise_id_from_path(script_path),
                         fast_epochs=fast_epochs if fast_epochs is not None else epochs)
@@ -102,7 +114,7 @@ def make_parser(script_path: str, description: str | None, *, epochs: int | None
     if batch_size is not None:
         parser.add_argument("--batch-size", type=positive_int, default=batch_size, help="examples per SGD step")
     if learning_rate is not None:
-        parser.add_argument("--learning-rate", type=positive_float, default=learning_rate, help="SGD step size")
+        parser.add_argument("--learning-rate", type=positive_float, default=learning_rate, help="the optimizer's step size")
     parser.add_argument("--output-dir", type=pathlib.Path, default=None,
                         help="where plots and logs go (default: outputs/<chapter>/<exercise>)")
     parser.add_argument("--show", action="store_true", help="also show the plots on screen")
@@ -194,7 +206,8 @@ def print_metrics(metrics: dict, args: argparse.Namespace | None = None) -> None
     """Print the metrics ``main`` returns, one per line (numbers only: the evidence main() also
     returns for the checker, arrays and models, is not printed)."""
     metrics = {k: v for k, v in metrics.items()
-               if isinstance(v, (int, float, str)) or getattr(v, "shape", None) == ()}
+               if (isinstance(v, (int, float, str)) or getattr(v, "shape", None) == ())
+               and k != "loss_curve_unit"}  # evidence for the checker, not a result
     width = max((len(k) for k in metrics), default=0)
     for key, value in metrics.items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)

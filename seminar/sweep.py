@@ -87,9 +87,21 @@ def _cells(table: Table, row: Row) -> list[str]:
             cells += ["-", "-"]
         else:
             cells += [f"{result.value:.4g}", f"{margin(check, result.value, table.full):+.4g}"]
+    if table.exercise.loss_at_most is not None:
+        loss = _loss(outcome)
+        cells += ["-", "-"] if loss is None else [
+            f"{loss:.4g}", f"{table.exercise.loss_at_most - loss:+.4g}"]
     cells.append("-" if math.isnan(outcome.seconds) else f"{outcome.seconds:.1f}")
     cells.append("PASS" if outcome.passed else f"FAIL ({outcome.kind})" if outcome.kind != "ran" else "FAIL")
     return cells
+
+
+def _loss(outcome: isolation.Outcome) -> float | None:
+    """The run's final training loss as a float (NaN when the child reported it as text)."""
+    try:
+        return None if outcome.final_loss is None else float(outcome.final_loss)
+    except (TypeError, ValueError):
+        return None
 
 
 def _header(table: Table) -> list[str]:
@@ -97,6 +109,9 @@ def _header(table: Table) -> list[str]:
     for check in table.exercise.checks:
         op, threshold = check.bound(table.full)
         names += [f"{check.metric} ({op} {threshold:g})", "margin"]
+    if table.exercise.loss_at_most is not None:
+        # the fast run's contract bound; a full run ends lower still
+        names += [f"final training loss (<= {table.exercise.loss_at_most:g})", "margin"]
     return names + ["seconds", "verdict"]
 
 
@@ -117,6 +132,11 @@ def summary_lines(table: Table) -> list[str]:
         worst = min(values) if op == ">=" else max(values)
         lines.append(f"{check.metric}: worst {worst:.4g}, median {statistics.median(values):.4g} "
                      f"(threshold {op} {threshold:g}, worst margin {margin(check, worst, table.full):+.4g})")
+    losses = [_loss(row.outcome) for row in table.rows]
+    losses = [loss for loss in losses if loss is not None]
+    if table.exercise.loss_at_most is not None and losses:
+        lines.append(f"final training loss: worst {max(losses):.4g}, median "
+                     f"{statistics.median(losses):.4g} (bound <= {table.exercise.loss_at_most:g})")
     seconds = [row.outcome.seconds for row in table.rows if not math.isnan(row.outcome.seconds)]
     if seconds:
         lines.append(f"seconds (main(), after TensorFlow loads): median {statistics.median(seconds):.1f}, "

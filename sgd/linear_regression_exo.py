@@ -2,12 +2,13 @@
 Title: Linear regression three ways: closed form, gradient descent, mini-batch SGD
 Chapter: sgd (seminar slides 14-18)
 Teaches: the least-squares closed form (X^T X)^-1 X^T y computed with TensorFlow; the same fit found
-    iteratively by full-batch gradient descent and by mini-batch SGD with tf.GradientTape; why
-    features are standardised and why the learning rate decays.
+    iteratively by full-batch gradient descent with a gradient derived by hand, and by mini-batch
+    SGD with tf.GradientTape; why features are standardised and why the learning rate decays.
 Run time: about 10 s (3 s with --fast).
 
-Task: fill in the four functions marked TODO. The script compares gradient descent and SGD with the
-closed form: SGD must land within 1% of it. Check your work with
+Task: fill in the five functions marked TODO. The script compares gradient descent and SGD with the
+closed form: SGD must land within 1% of it. The checker also compares your hand-derived gradient
+with the one TensorFlow computes, on a few points of its own. Check your work with
     python -m seminar check sgd/linear_regression
 """
 
@@ -46,12 +47,14 @@ def design_matrix(x: np.ndarray, mean: float, std: float) -> tf.Tensor:
 
 
 def closed_form(features: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-    """Least squares: return ``beta = (X^T X)^-1 X^T y`` of shape (2, 1).
+    """Least squares: return the ``beta`` of shape (2, 1) that minimises the squared error, the
+    solution of the normal equations ``(X^T X) beta = X^T y``.
 
-    ``features`` is X, shape (n, 2); ``targets`` is y, shape (n, 1). TensorFlow ops only.
+    ``features`` is X, shape (n, 2); ``targets`` is y, shape (n, 1). TensorFlow ops only: the
+    result is a tensor.
     """
-    # TODO: Compute X^T X and X^T y with tf.matmul(..., transpose_a=True), then solve the
-    #   normal equations (X^T X) beta = X^T y with tf.linalg.solve (steadier than an inverse).
+    # TODO: Build both sides of the normal equations from X and y, then solve them for beta,
+    #   (2, 1), with TensorFlow (solving is steadier than inverting the matrix).
     raise NotImplementedError('TODO in closed_form() (for a hint: python -m seminar hint sgd/linear_regression)')
 
 
@@ -61,9 +64,21 @@ def mean_squared_error(features: tf.Tensor, targets: tf.Tensor, beta: tf.Tensor)
     The seminar's J is the sum over the points; dividing by n keeps the same minimum and lets one
     learning rate work for any batch size.
     """
-    # TODO: Predict with tf.matmul(features, beta), subtract the targets, square, then
-    #   tf.reduce_mean.
+    # TODO: Return one number: the model's prediction for each point minus its target,
+    #   squared, averaged over the n points. Keep every residual's shape (n, 1), like targets.
     raise NotImplementedError('TODO in mean_squared_error() (for a hint: python -m seminar hint sgd/linear_regression)')
+
+
+def mse_gradient(features: tf.Tensor, targets: tf.Tensor, beta: tf.Tensor) -> tf.Tensor:
+    """Return the gradient ``dJ/dbeta`` of :func:`mean_squared_error`, derived by hand, shape (2, 1).
+
+    No tf.GradientTape here: differentiate ``J(beta) = mean((X beta - y)^2)`` on paper (the
+    slide's gradient is that of the sum over the points) and write the result with TensorFlow ops,
+    for any number of points n. Full-batch gradient descent below uses it.
+    """
+    # TODO: Return dJ/dbeta, shape (2, 1) like beta, from the formula you derived: it uses
+    #   the residuals X beta - y, the features and the number of points n of this call.
+    raise NotImplementedError('TODO in mse_gradient() (for a hint: python -m seminar hint sgd/linear_regression)')
 
 
 @tf.function
@@ -73,15 +88,17 @@ def train_step(features: tf.Tensor, targets: tf.Tensor, beta: tf.Variable,
 
     Return the loss before the step. ``beta`` is a tf.Variable of shape (2, 1).
     """
-    # TODO: Record mean_squared_error under a tf.GradientTape, take tape.gradient(loss, beta),
-    #   and update in place with beta.assign_sub(learning_rate * gradient).
+    # TODO: Let TensorFlow differentiate the loss this time: record mean_squared_error,
+    #   get its gradient with respect to beta, and move beta one step of size learning_rate
+    #   against it, in place. Return the loss.
     raise NotImplementedError('TODO in train_step() (for a hint: python -m seminar hint sgd/linear_regression)')
 
 
 def sample_batch(rng: np.random.Generator, num_points: int, batch_size: int) -> np.ndarray:
     """Return ``batch_size`` distinct indices drawn at random from ``range(num_points)``: the
     seminar's random sample S_t of the training data."""
-    # TODO: Use rng.choice(num_points, size=batch_size, replace=False).
+    # TODO: Draw batch_size different indices, uniformly at random among the num_points
+    #   points, from the generator rng you are given (the seed then reproduces the run).
     raise NotImplementedError('TODO in sample_batch() (for a hint: python -m seminar hint sgd/linear_regression)')
 
 
@@ -89,10 +106,13 @@ def sample_batch(rng: np.random.Generator, num_points: int, batch_size: int) -> 
 
 
 def gradient_descent(features, targets, steps: int, learning_rate: float, beta0: np.ndarray):
-    """Full-batch gradient descent from ``beta0``; return the final beta and the loss per step."""
+    """Full-batch gradient descent from ``beta0`` with the hand-derived gradient; return the final
+    beta and the loss per step (before each step)."""
     beta = tf.Variable(beta0, dtype=tf.float32)
-    rate = tf.constant(learning_rate, dtype=tf.float32)
-    losses = [float(train_step(features, targets, beta, rate)) for _ in range(steps)]
+    losses = []
+    for _ in range(steps):
+        losses.append(float(mean_squared_error(features, targets, beta)))
+        beta.assign_sub(learning_rate * mse_gradient(features, targets, beta))
     return beta.numpy(), losses
 
 
@@ -191,6 +211,7 @@ def main(argv=None) -> dict:
         # The evidence: the checker compares these coefficients with its own least squares.
         "beta_sgd": beta_sgd,
         "beta_gd": beta_gd,
+        "loss_curve": sgd_losses,  # SGD's batch loss per step: the checker reads it for NaN or ascent
     }
 
 

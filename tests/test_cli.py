@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from conftest import repository_copy
-from seminar import commands, manifest
+from seminar import commands, manifest, skeleton
 
 REPO_ROOT = manifest.REPO_ROOT
 EXERCISE = "intro/hello_world"  # the quickest exercise: the CLI is under test here, not training
@@ -47,11 +47,14 @@ def test_student_loop_end_to_end(repo):
     exo = exo_path(repo)
     skeleton_text = exo.read_text()
 
-    # 1. The unfilled skeleton: the TODO's function and the first hint, no traceback, exit 1.
+    # 1. The unfilled skeleton: the first TODO of the file, its line and its task as the file
+    # words it, the hint command; no traceback, exit 1.
     unfilled = seminar(repo, "check", EXERCISE)
     assert unfilled.returncode == 1, unfilled.stdout + unfilled.stderr
-    assert "Not done yet: TODO in " in unfilled.stdout
-    assert f"Hint 1: {exercise.hints[0]}" in unfilled.stdout
+    first = skeleton.todos(skeleton_text)[0]
+    assert f"Not done yet: {first.function}(), line {first.line}:" in unfilled.stdout
+    assert all(line in unfilled.stdout for line in first.comment)
+    assert f"For a hint: python -m seminar hint {EXERCISE}" in unfilled.stdout
     assert "Traceback" not in unfilled.stdout + unfilled.stderr
     assert unfilled.stdout.rstrip().endswith(f"FAIL {EXERCISE}")
 
@@ -86,6 +89,14 @@ def test_student_loop_end_to_end(repo):
     assert line.strip().startswith("[x]") and "passing" in line
     total = len(manifest.load().exercises)
     assert f"1/{total} exercises passing" in listing.stdout
+
+    # 3b. Saved again after the check: `list` says so instead of showing a stale tick.
+    exo.write_text(solution_text + "\n# an afterthought\n")
+    changed = seminar(repo, "list")
+    line = next(l for l in changed.stdout.splitlines() if f" {EXERCISE} " in l)
+    assert line.strip().startswith("[~]") and "changed since its passing check" in line
+    assert f"0/{total} exercises passing" in changed.stdout
+    exo.write_text(solution_text)
 
     # 4. `check` with no id now picks the next exercise that is not passing.
     next_one = manifest.load().exercises[1].id
@@ -150,7 +161,8 @@ def test_watch_checks_again_when_the_file_is_saved(tmp_path, monkeypatch, capsys
     status = commands.watch(exercise, max_runs=2, sleep=fake_sleep)
     out = capsys.readouterr().out
     assert status == 1 and out.count(f"Checking {EXERCISE}: {copy}") == 2 and len(saves) == 1
-    assert "Not done yet: TODO in" in out
+    first = skeleton.todos(copy.read_text())[0]
+    assert f"Not done yet: {first.function}(), line {first.line}:" in out
     assert copy.read_text() == original.exercise_path.read_text(), "watch never writes the file"
 
 
@@ -160,3 +172,22 @@ def test_tensorflow_defaults_yield_to_the_users_settings(repo):
     env.pop("TF_ENABLE_ONEDNN_OPTS", None)
     shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert shown.stdout.split() == ["1", "1"]
+
+
+def test_list_into_a_closed_pipe_ends_quietly(repo):
+    """`python -m seminar list | head -1`: the reader leaves early; no BrokenPipeError traceback."""
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    shell = f"{sys.executable} -m seminar list | head -1"
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], cwd=repo, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert result.returncode == 0
+
+
+def test_an_exercise_file_runs_without_tensorflow_noise_and_clean_help(repo):
+    result = subprocess.run([sys.executable, str(repo / "neural_nets" / "softmax_exo.py"), "--help"],
+                            cwd=repo, env=dict(os.environ, PYTHONPATH=str(repo)),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "absl::InitializeLog" not in result.stderr and "oneDNN" not in result.stderr
+    assert "(default: None)" not in result.stdout and "(default 10, 1 with --fast)" in " ".join(result.stdout.split())

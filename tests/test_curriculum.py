@@ -98,6 +98,24 @@ def test_solution_reaches_its_fast_thresholds(exercise_id, solution_run):
     assert result.passed, f"{exercise_id} on seed {result.exercise.test_seed}:\n{report}"
 
 
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_reference_curve_matches_the_solutions_run(exercise_id, solution_run):
+    """A student's loss curve is compared with the solution's, kept by `python -m seminar curves`:
+    it must be there, and be the curve the solution draws today (same length and unit)."""
+    from seminar import feedback
+
+    result, _ = solution_run(exercise_id)
+    reference = feedback.load_reference(result.exercise)
+    if result.loss_curve is None:
+        assert reference is None, "a reference curve for a solution that returns none: delete it"
+        return
+    assert reference is not None, "no reference curve: run `python -m seminar curves " + exercise_id + "`"
+    assert reference["unit"] == result.loss_curve_unit
+    assert len(reference["loss_curve"]) == len(result.loss_curve), (
+        "the solution's curve changed length: run `python -m seminar curves " + exercise_id + "`")
+    assert reference["seed"] == result.exercise.test_seed
+
+
 def test_readme_course_map_lists_every_exercise(course):
     readme = (manifest.REPO_ROOT / "README.md").read_text()
     missing = [e.id for e in course.exercises if f"`{e.id}`" not in readme]

@@ -83,10 +83,14 @@ def test_a_returned_number_does_not_pass_a_measured_check(tmp_path):
                                     'return {"fraction_correct": 1.0,')
     path.write_text(text)
     outcome = isolation.run(HELLO, path, output_dir=tmp_path, time_limit=120)
-    assert outcome.kind == "ran" and not outcome.passed
-    (result,) = outcome.results
-    assert result.value == pytest.approx(0.8) and result.reported == 1.0
-    assert "main() reported 1" in result.line()
+    assert outcome.kind == "ran" and not outcome.passed  # the probes stop it before main()
+    assert any("greeting" in f.cause for f in outcome.findings)
+    # Without the probes, main() runs and reports 1.0, and the checker measures 0.8 itself.
+    result = checker.run_checks(HELLO, path, output_dir=tmp_path, quiet=True, probes=False)
+    (line,) = result.results
+    assert not result.passed
+    assert line.value == pytest.approx(0.8) and line.reported == 1.0
+    assert "main() reported 1" in line.line()
 
 
 def test_every_measure_named_in_the_manifest_exists():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seminar import checker, measures, sequences, skeleton
+from seminar import checker, diagnosis, measures, probes_sequences, sequences, skeleton
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOLUTION = REPO_ROOT / "solutions" / "rnn" / "rnn_mnist.py"
@@ -115,6 +115,48 @@ def test_the_skeleton_is_built_from_the_solution_and_stops_at_its_todos():
         exercise.rnn_states(*(tf.constant(a) for a in random_case()), tf.ones((4, 16)))
     with pytest.raises(NotImplementedError, match="TODO in build_lstm"):
         exercise.build_lstm(16)
+
+
+# ------------------------------------------------------------------------- the check's probes
+#
+# They run before training (seminar/probes_sequences.py); the bug zoo (tests/bug_zoo/rnn.toml) plants
+# mistakes in the solution and checks that each is named. Here: the probes' NumPy reference is
+# keras.layers.SimpleRNN's recurrence, every known mistake gives other states, and correct code
+# (the solution, the variant with a Keras cell) passes.
+
+VARIANT = REPO_ROOT / "benchmarks" / "variants" / "rnn" / "rnn_mnist_keras_cell.py"
+
+
+def test_the_probe_reference_is_keras_simple_rnn():
+    inputs, W, U, b = random_case(2)
+    ones = np.ones((inputs.shape[0], W.shape[1]))
+    expected = keras_states(inputs, W, U, b)
+    np.testing.assert_allclose(probes_sequences.reference_states(inputs, W, U, b, ones), expected,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_every_known_mistake_gives_other_states():
+    case = probes_sequences._rnn_case(np.random.default_rng(0))
+    right = probes_sequences.reference_states(*case)
+    for cause, states in probes_sequences._recurrence_mistakes(*case).items():
+        assert not np.allclose(states, right, rtol=1e-2, atol=1e-2), cause
+
+
+@pytest.mark.parametrize("path", [SOLUTION, VARIANT], ids=["solution", "variant"])
+def test_the_probes_pass_correct_code(path):
+    module = checker.load_module(path)
+    for seed in range(3):
+        assert diagnosis.run_probes(["rnn_recurrence", "rnn_lstm"], diagnosis.Context(module, seed)) == []
+
+
+def test_the_lstm_curve_is_read_after_training():
+    metrics = {"loss_curve": [2.3, 1.0, 0.2], "lstm_loss_curve": [2.3, 1.0, float("nan")],
+               "lstm_test_accuracy": 0.1}
+    found = probes_sequences.rnn_mnist_lstm_curve(diagnosis.Context(None, 0, metrics=metrics))
+    assert len(found) == 1 and found[0].cause.startswith("the LSTM (build_lstm): ")
+    assert "NaN" in found[0].cause
+    good = {"lstm_loss_curve": list(np.linspace(2.3, 0.1, 50)), "lstm_test_accuracy": 0.97}
+    assert probes_sequences.rnn_mnist_lstm_curve(diagnosis.Context(None, 0, metrics=good)) == []
 
 
 # ------------------------------------------------------------------------- the checker's measures

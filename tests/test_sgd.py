@@ -36,6 +36,17 @@ def test_linear_regression_run_reports_the_closed_form_line(solution_run):
     assert (output_dir / "fitted_lines.png").is_file() and (output_dir / "loss_per_step.png").is_file()
 
 
+def test_hand_derived_gradient_matches_the_tape_on_the_seminar_data(linear):
+    x, y = toy.linear_regression_points()
+    features = linear.design_matrix(x, float(x.mean()), float(x.std()))
+    targets = tf.constant(y[:, None])
+    beta = tf.Variable([[0.5], [-1.0]])
+    with tf.GradientTape() as tape:
+        loss = linear.mean_squared_error(features, targets, beta)
+    np.testing.assert_allclose(linear.mse_gradient(features, targets, beta), tape.gradient(loss, beta),
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_gradient_steps_decrease_the_loss(linear):
     x, y = toy.linear_regression_points()
     features = linear.design_matrix(x, float(x.mean()), float(x.std()))

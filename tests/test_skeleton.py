@@ -28,14 +28,21 @@ def test_block_becomes_todo_and_raise():
     assert "math.pi * radius" not in built
     namespace = {}
     exec(compile(built, "skeleton", "exec"), namespace)  # importing the skeleton runs nothing
-    with pytest.raises(NotImplementedError, match=r"TODO in area\(\): Return pi .* Use math.pi."):
+    with pytest.raises(NotImplementedError) as raised:
         namespace["main"]()
+    # One short line: the function and the hint command; the task is in the comment above it.
+    assert str(raised.value) == "TODO in area() (for a hint: python -m seminar hint demo/circle)"
     assert built.replace("    # TODO", "    # SOLUTION").count("def ") == SOLUTION.count("def ")
 
 
 def test_todos_are_listed_with_their_function():
-    todos = skeleton.todos(skeleton.build(SOLUTION, "demo/circle"))
+    built = skeleton.build(SOLUTION, "demo/circle")
+    todos = skeleton.todos(built)
     assert [(t.function, t.task) for t in todos] == [("area", "Return pi times the radius squared.")]
+    assert todos[0].comment == ("# TODO: Return pi times the radius squared.", "#   Use math.pi.")
+    assert todos[0].open and skeleton.first_open(built) == todos[0]
+    filled = built.replace("    raise NotImplementedError", "    return 1.0  # ")
+    assert not skeleton.todos(filled)[0].open and skeleton.first_open(filled) is None
 
 
 @pytest.mark.parametrize("text, message", [

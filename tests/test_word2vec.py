@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from datasets import word_corpus
-from seminar import checker, embeddings, measures
+from seminar import checker, diagnosis, embeddings, measures, probes_sequences
 
 SOLUTION = pathlib.Path(__file__).resolve().parent.parent / "solutions" / "rnn" / "word2vec.py"
 
@@ -241,3 +241,74 @@ def test_lesson_probes_pass_for_the_solution_and_catch_a_missing_exclusion(w2v):
 def test_measure_refuses_bad_evidence(metrics, message):
     with pytest.raises(measures.EvidenceError, match=message):
         embeddings.measure_analogy_accuracy(context_with(**metrics))
+
+
+# ------------------------------------------------------------------------- the check's probes
+#
+# The probes (seminar/probes_sequences.py) run before training; the bug zoo (tests/bug_zoo/rnn.toml)
+# plants mistakes in the solution and checks that each is named. Here: the solution and the variant
+# pass them on several seeds, and their fixed cases tell every known mistake apart.
+
+WORD2VEC_PROBES = ["word2vec_pairs", "word2vec_noise", "word2vec_loss", "word2vec_step",
+                   "word2vec_analogies"]
+VARIANT = SOLUTION.parent.parent.parent / "benchmarks" / "variants" / "rnn" / "word2vec_embedding_layers.py"
+
+
+@pytest.mark.parametrize("path", [SOLUTION, VARIANT], ids=["solution", "variant"])
+def test_the_probes_pass_correct_code(path):
+    module = checker.load_module(path)
+    for seed in range(3):
+        assert diagnosis.run_probes(WORD2VEC_PROBES, diagnosis.Context(module, seed)) == []
+
+
+def test_the_analogy_case_tells_every_mistake_apart():
+    vectors, questions = probes_sequences._analogy_case()
+    right = probes_sequences.reference_analogies(vectors, questions)
+    for cause, answers in probes_sequences.analogy_mistakes(vectors, questions).items():
+        assert np.sum(answers != right) >= 2, cause
+    # The right answer leads the next word clearly: float32 code cannot tie with it.
+    unit = vectors.astype(np.float64) / np.linalg.norm(vectors, axis=1, keepdims=True)
+    target = unit[questions[:, 1]] - unit[questions[:, 0]] + unit[questions[:, 2]]
+    cosines = (target @ unit.T) / np.linalg.norm(target, axis=1, keepdims=True)
+    cosines[np.arange(len(questions))[:, None], questions] = -np.inf
+    best_two = np.sort(cosines, axis=1)[:, -2:]
+    assert np.min(best_two[:, 1] - best_two[:, 0]) > 0.02
+    # It agrees with the checker's own measure of 3CosAdd (seminar/embeddings.py).
+    words = [f"w{i}" for i in range(len(vectors))]
+    sections = {"all": [tuple(words[i] for i in (*q, d)) for q, d in zip(questions, right)]}
+    assert embeddings.analogy_accuracy(vectors, words, sections) == 1.0
+
+
+def test_the_step_case_tells_every_table_mix_up_apart():
+    centre, context, centres, contexts, noise = probes_sequences._step_case()
+    right = probes_sequences.reference_sgns(centre[centres], context[contexts], context[noise])
+    values = [right, *probes_sequences.step_mistakes(centre, context, centres, contexts, noise).values()]
+    for value in values[1:]:
+        assert abs(value - right) > 0.05 * right
+    gaps = np.abs(np.subtract.outer(values, values))[np.triu_indices(len(values), 1)]
+    assert gaps.min() > 0.005 * right
+
+
+def test_the_loss_reference_and_its_gradient_match_tensorflow():
+    rng = np.random.default_rng(3)
+    v, u_o, u_k = rng.normal(size=(4, 3)), rng.normal(size=(4, 3)), rng.normal(size=(4, 2, 3))
+    tensors = [tf.constant(a) for a in (v, u_o, u_k)]
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        positive = tf.reduce_sum(tensors[0] * tensors[1], axis=-1)
+        negative = tf.einsum("bd,bkd->bk", tensors[0], tensors[2])
+        loss = tf.reduce_mean(tf.math.softplus(-positive) + tf.reduce_sum(tf.math.softplus(negative), axis=-1))
+    assert probes_sequences.reference_sgns(v, u_o, u_k) == pytest.approx(float(loss), rel=1e-12)
+    for got, want in zip(probes_sequences.reference_sgns_gradients(v, u_o, u_k), tape.gradient(loss, tensors)):
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-10)
+
+
+def test_the_pairs_probe_names_a_window_wider_than_the_sentence():
+    def no_clipping(sentence, window):  # a negative start index wraps around
+        rows = [(sentence[i], w) for i in range(len(sentence))
+                for k, w in enumerate(sentence[i - window:i + window + 1]) if k != window]
+        return np.array(rows).reshape(-1, 2)
+
+    module = types.SimpleNamespace(skipgram_pairs=no_clipping)
+    found = probes_sequences.word2vec_pairs(diagnosis.Context(module, 0))
+    assert len(found) == 1 and found[0].fatal and "wraps around" in found[0].fix

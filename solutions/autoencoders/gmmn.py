@@ -60,10 +60,10 @@ def build_generator() -> keras.Model:
 
 def squared_distances(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """All pairwise squared Euclidean distances: for x (n, d) and y (m, d), the (n, m) matrix whose
-    entry (i, j) is ||x_i - y_j||^2 = ||x_i||^2 - 2 x_i.y_j + ||y_j||^2."""
-    # SOLUTION: Return the (n, m) matrix of ||x_i - y_j||^2 from the identity above: one matrix
-    #   product for all the dot products, plus the squared norms of the rows broadcast along rows
-    #   and columns. No Python loop, and do not build an (n, m, d) difference tensor.
+    entry (i, j) is ||x_i - y_j||^2, every entry >= 0."""
+    # SOLUTION: Expand the square so that one matrix product gives every dot product x_i.y_j at
+    #   once, and combine it with the rows' squared norms: no Python loop, no (n, m, d) tensor, and
+    #   no entry left below 0 by round-off.
     x_norms = tf.reduce_sum(tf.square(x), axis=1, keepdims=True)  # (n, 1)
     y_norms = tf.reduce_sum(tf.square(y), axis=1, keepdims=True)  # (m, 1)
     dots = tf.matmul(x, y, transpose_b=True)  # (n, m)
@@ -76,13 +76,13 @@ def mmd2(x: tf.Tensor, y: tf.Tensor, sigmas=SIGMAS) -> tf.Tensor:
 
         MMD^2 = mean_ij k(x_i, x_j) + mean_ij k(y_i, y_j) - 2 mean_ij k(x_i, y_j)
 
-    with the kernel k(a, b) = sum over sigma of exp(-||a - b||^2 / (2 sigma^2)). It is 0 when the
-    two batches are the same, and grows as their statistics (means, spreads, shapes) differ."""
-    # SOLUTION: Compute the kernel matrices k(x, x), k(y, y) and k(x, y) from squared_distances,
-    #   each the sum over the sigmas of exp(-d / (2 sigma^2)), and combine their means as above.
-    def kernel(a, b):
-        distances = squared_distances(a, b)
-        return tf.add_n([tf.exp(-distances / (2.0 * sigma ** 2)) for sigma in sigmas])
+    with the kernel k(a, b) = sum over sigma of exp(-||a - b||^2 / (2 sigma^2)), each mean taken
+    over all pairs, i = j included (the biased estimate). It is 0 when the two batches are the
+    same, and grows as their statistics (means, spreads, shapes) differ."""
+    # SOLUTION: Build the three kernel matrices k(x, x), k(y, y) and k(x, y) from
+    #   squared_distances, each summed over the given sigmas, and combine their means as above.
+    def kernel(a, b):  # (len(a), len(b))
+        return tf.add_n([tf.exp(-squared_distances(a, b) / (2.0 * sigma ** 2)) for sigma in sigmas])
 
     return (tf.reduce_mean(kernel(x, x)) + tf.reduce_mean(kernel(y, y))
             - 2.0 * tf.reduce_mean(kernel(x, y)))
@@ -103,10 +103,9 @@ def make_train_step(generator: keras.Model, optimizer: keras.optimizers.Optimize
     def train_step(real: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
         """One Adam step on a batch of real digits (batch, 784) and of noise (batch, NOISE_DIM):
         return the loss, the MMD (not squared) between the generated batch and the real one."""
-        # SOLUTION: Under a gradient tape, generate a batch from the noise and compute the loss:
-        #   the square root of its MMD^2 to the real batch (floored at 1e-12 first: the square
-        #   root's gradient is infinite at 0). Apply the optimizer to the generator's trainable
-        #   variables with the gradients; return the loss.
+        # SOLUTION: Generate a batch from the noise; its loss is the square root of its MMD^2 to
+        #   the real batch, floored at 1e-12 first (the root's gradient is infinite at 0). Step the
+        #   optimizer on the generator's trainable variables to lower it; return the loss.
         with tf.GradientTape() as tape:
             loss = tf.sqrt(tf.maximum(mmd2(generator(noise, training=True), real), 1e-12))
         gradients = tape.gradient(loss, generator.trainable_variables)
@@ -144,8 +143,9 @@ def main(argv=None) -> dict:
         loop.end_epoch()
 
     metrics = loop.finish()  # the pictures, and the judge's fid, inception_score and classes
-    # The evidence: the checker draws its own 2000 samples from generate and judges them itself.
-    return {**metrics, "generate": generate}
+    # The evidence: the checker draws its own 2000 samples from generate and judges them itself;
+    # it reads the loss of every step (the MMD) for NaN and for a loss that never came down.
+    return {**metrics, "generate": generate, "loss_curve": loop.history["mmd"]}
 
 
 if __name__ == "__main__":

@@ -69,7 +69,8 @@ def init_weights(code_size: int, seed: int) -> tuple[tf.Variable, tf.Variable]:
 
 
 def reconstruct_centred(centred: tf.Tensor, w_enc, w_dec) -> tf.Tensor:
-    """Reconstruct centred images (batch, 784) through the linear code (batch, code_size)."""
+    """Reconstruct centred images (batch, 784) through the linear code (batch, code_size): the
+    reconstruction (batch, 784), centred too (its values are not confined to [0, 1])."""
     # SOLUTION: Encode to (batch, code_size) with w_enc, decode back to (batch, 784) with w_dec:
     #   linear maps only, no bias and no activation.
     return tf.matmul(tf.matmul(centred, w_enc), w_dec)
@@ -78,9 +79,11 @@ def reconstruct_centred(centred: tf.Tensor, w_enc, w_dec) -> tf.Tensor:
 
 @tf.function
 def train_step(centred, w_enc, w_dec, optimizer) -> tf.Tensor:
-    """One Adam step on a batch of centred images (batch, 784); return the batch loss."""
-    # SOLUTION: The loss is the mean over images and pixels of the squared reconstruction error;
-    #   take one optimizer step on both matrices and return the loss.
+    """One optimizer step on both matrices for a batch of centred images (batch, 784). Return the
+    batch loss (a scalar, as it was before the step): the squared reconstruction error averaged
+    over the images and the pixels."""
+    # SOLUTION: Measure how far the batch's reconstructions are from the centred batch itself, then
+    #   take one optimizer step that moves both matrices.
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(reconstruct_centred(centred, w_enc, w_dec) - centred))
     optimizer.apply_gradients(zip(tape.gradient(loss, [w_enc, w_dec]), [w_enc, w_dec]))
@@ -115,12 +118,14 @@ def main(argv=None) -> dict:
     optimizer = keras.optimizers.Adam(schedule)
     batches = iter(autoencoding.training_batches(centred_train, args.batch_size, args.seed, endless=True))
     curve = {"step": [], "angle": [], "ratio": []}
+    losses = []  # every step's batch loss (tensors, read at the end): the checker's loss curve
     log = autoencoding.EpochLog(args, data.x_val, reconstruct)
     runtime.say(args, f"{steps} steps of Adam on batches of {args.batch_size} centred images, "
                       f"code size {CODE_SIZE}")
     log.start()
     for step in range(1, steps + 1):
         loss = train_step(next(batches), w_enc, w_dec, optimizer)
+        losses.append(loss)
         if step % max(steps // CURVE_POINTS, 1) == 0 or step == steps:
             log.stop()  # measuring is not training
             angle = autoencoding.largest_angle_degrees(w_dec, pca.components)
@@ -145,7 +150,8 @@ def main(argv=None) -> dict:
     autoencoding.plot_directions(args, w_dec.numpy(), pca, angle)
     autoencoding.plot_subspace_curves(args, curve["step"], curve["angle"], curve["ratio"])
     metrics.update(largest_angle_degrees=angle, train_mse_vs_pca=curve["ratio"][-1],
-                   final_loss=float(loss), train_seconds=log.train_seconds,
+                   final_loss=float(loss), loss_curve=[float(value) for value in losses],
+                   train_seconds=log.train_seconds,
                    train_cpu_seconds=log.train_cpu_seconds,
                    # More evidence: the decoder's directions, and the mean it reconstructs around.
                    decoder_weights=w_dec.numpy(), mean=mean)

@@ -22,14 +22,16 @@ from seminar import plots, runtime
 
 def greeting() -> tf.Tensor:
     """Return the string tensor ``b"Hello, TensorFlow!"`` (shape (), dtype tf.string)."""
-    # SOLUTION: Return a tf.constant holding the text "Hello, TensorFlow!".
+    # SOLUTION: Return the greeting as a TensorFlow string tensor that never changes (not a
+    #   Python str): a fixed value in the graph.
     return tf.constant("Hello, TensorFlow!")
     # END SOLUTION
 
 
 def add_constants(a: int, b: int) -> tf.Tensor:
     """Return ``a + b`` computed by TensorFlow from two int32 constants (shape (), tf.int32)."""
-    # SOLUTION: Make a and b tf.constant tensors of dtype tf.int32 and add them with tf.add.
+    # SOLUTION: Turn a and b into two 32-bit integer TensorFlow constants and let TensorFlow add
+    #   them: the result is an int32 tensor, not a Python int.
     return tf.add(tf.constant(a, dtype=tf.int32), tf.constant(b, dtype=tf.int32))
     # END SOLUTION
 
@@ -43,7 +45,8 @@ def count_with_variable(steps: int) -> tf.Variable:
     A constant can never change; a variable keeps its value between calls, which is what model
     weights need.
     """
-    # SOLUTION: Create counter = tf.Variable(0) and call counter.assign_add(1) in a loop.
+    # SOLUTION: Create ONE int32 variable holding 0 and add 1 to it steps times, changing that
+    #   same variable in place each time; return the variable itself.
     counter = tf.Variable(0, dtype=tf.int32)
     for _ in range(steps):
         counter.assign_add(1)
@@ -60,8 +63,9 @@ def make_graph() -> tf.types.experimental.GenericFunction:
     The ``input_signature`` plays the seminar's placeholder: it fixes the inputs' dtype and lets
     TensorFlow trace one graph, which every call then feeds with new values.
     """
-    # SOLUTION: Decorate a function of x and y with @tf.function(input_signature=[...]) using two
-    #   tf.TensorSpec(shape=None, dtype=tf.float32), and return x * y + x.
+    # SOLUTION: Define a function of x and y that returns x * y + x, turn it into a TensorFlow
+    #   graph function whose signature accepts two float32 inputs of any shape (and nothing
+    #   else), and return that function itself, not the result of a call.
     @tf.function(input_signature=[tf.TensorSpec(shape=None, dtype=tf.float32),
                                   tf.TensorSpec(shape=None, dtype=tf.float32)])
     def multiply_add(x, y):

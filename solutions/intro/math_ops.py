@@ -30,8 +30,8 @@ MATRIX_B = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
 
 def add_and_multiply(a, b, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
     """Return ``(a + b, a * b)`` as tensors of ``dtype`` (tf.int32 or tf.float32), shape ()."""
-    # SOLUTION: Turn a and b into tf.constant tensors of the given dtype, then use tf.add and
-    #   tf.multiply.
+    # SOLUTION: Make a and b tensors of the dtype you are given (whatever Python type they come
+    #   in as), then return their sum and their product, computed by TensorFlow, in that order.
     a = tf.constant(a, dtype=dtype)
     b = tf.constant(b, dtype=dtype)
     return tf.add(a, b), tf.multiply(a, b)
@@ -43,14 +43,16 @@ def add_and_multiply(a, b, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
 
 def transpose_matmul(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Return ``A^T B`` for ``a`` of shape (n, p) and ``b`` of shape (n, q): shape (p, q)."""
-    # SOLUTION: Use tf.matmul with transpose_a=True (or tf.transpose then tf.matmul).
+    # SOLUTION: Return the matrix product of A's transpose with B, (p, q), with TensorFlow ops
+    #   only (it must also work inside a traced graph).
     return tf.matmul(a, b, transpose_a=True)
     # END SOLUTION
 
 
 def elementwise_product_sum(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Return the sum of all entries of the element-wise product ``A * B`` (shape ())."""
-    # SOLUTION: Multiply element-wise with tf.multiply, then add everything up with tf.reduce_sum.
+    # SOLUTION: Multiply A and B entry by entry (same shape, no matrix product), then add up
+    #   every entry of the result into one number, with TensorFlow ops only.
     return tf.reduce_sum(tf.multiply(a, b))
     # END SOLUTION
 

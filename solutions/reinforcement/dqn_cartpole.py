@@ -12,7 +12,9 @@ Task: balance a pole on a cart (gymnasium's CartPole-v1): every step the pole st
 and an episode stops after 500 steps. Fill in the functions marked TODO: the Q-network, the
 epsilon-greedy choice of actions, the TD targets computed with the target network, and the
 training step. The greedy policy must average at least 195 over 20 new episodes after the fast run
-(475, CartPole-v1's "solved" level, after the full run). Check your work with
+(475, CartPole-v1's "solved" level, after the full run). Before any episode is played, the check
+runs your four functions on made-up inputs and names what differs from their docstrings. Check
+your work with
     python -m seminar check reinforcement/dqn_cartpole
 """
 
@@ -131,8 +133,8 @@ def build_q_network(observation_size: int, num_actions: int, hidden_units: int) 
     """A multilayer Q-network: observations (batch, observation_size) in, one value per action
     (batch, num_actions) out. Two hidden ReLU layers; the output layer is linear, since action
     values are any real numbers (here between 0 and about 100)."""
-    # SOLUTION: Return a keras.Sequential of keras.Input(shape=(observation_size,)), two
-    #   keras.layers.Dense(hidden_units, activation="relu") and keras.layers.Dense(num_actions).
+    # SOLUTION: Return a network from observations (batch, observation_size) to one value per action
+    #   (batch, num_actions): two hidden ReLU layers of hidden_units each, then a linear output.
     return keras.Sequential([
         keras.Input(shape=(observation_size,)),
         keras.layers.Dense(hidden_units, activation="relu"),
@@ -150,9 +152,10 @@ def q_values(network: keras.Model, states: tf.Tensor) -> tf.Tensor:
 
 def epsilon_greedy(q: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
     """Actions for a batch of states, (batch,) integers: for each row of ``q`` (batch, num_actions),
-    a uniformly random action with probability ``epsilon``, else the action of largest value."""
-    # SOLUTION: Draw random actions with rng.integers(0, q.shape[1], size=len(q)) and a coin per
-    #   row with rng.random(len(q)) < epsilon; use np.where to pick between them and q.argmax(axis=1).
+    a uniformly random action with probability ``epsilon``, else the action of largest value.
+    Draw every random number from ``rng``, so that a seed gives the same run."""
+    # SOLUTION: For every row on its own: with probability epsilon a uniformly random action among
+    #   all num_actions, otherwise that row's best action. Return (batch,) integers.
     explore = rng.random(len(q)) < epsilon
     return np.where(explore, rng.integers(0, q.shape[1], size=len(q)), q.argmax(axis=1))
     # END SOLUTION
@@ -171,9 +174,9 @@ def td_targets(rewards: tf.Tensor, next_q_online: tf.Tensor, next_q_target: tf.T
     the track: nothing follows, the target is the reward alone. A truncated episode (500 steps) is
     not terminated.
     """
-    # SOLUTION: Pick a* = tf.argmax(next_q_online, axis=1) and its value in next_q_target with
-    #   tf.gather(next_q_target, a*, batch_dims=1); multiply by gamma and (1.0 - terminated),
-    #   then add the rewards.
+    # SOLUTION: Compute the TD target for every transition, (batch,): the reward, plus the discounted
+    #   value the target network gives the Q-network's best next action, and no future value
+    #   after a terminal state.
     best_next = tf.argmax(next_q_online, axis=1, output_type=tf.int32)
     next_value = tf.gather(next_q_target, best_next, batch_dims=1)
     return rewards + gamma * (1.0 - terminated) * next_value
@@ -187,14 +190,13 @@ def train_step(q_network: keras.Model, target_network: keras.Model, optimizer: k
     ``states`` and ``next_states`` are (batch, 4) float32, ``actions`` (batch,) int32, ``rewards``
     and ``terminated`` (batch,) float32. The loss is the Huber loss between Q(s, a) and the TD
     targets: quadratic for small errors, linear for large ones, so one surprising transition cannot
-    throw the network far. Only the Q-network learns; the targets are constants.
+    throw the network far. Only the value of the action taken, Q(s, a), is compared with its target.
+    Only the Q-network learns, by one step of ``optimizer``; the targets are constants.
     (This runs inside train_rounds, a tf.function: use TensorFlow ops only.)
     """
-    # SOLUTION: Compute the targets with td_targets(rewards, q_network(next_states),
-    #   target_network(next_states), terminated, GAMMA) outside the tape. Under a tf.GradientTape
-    #   pick Q(s, a) with tf.gather(q_network(states), actions, batch_dims=1) and compute
-    #   keras.losses.Huber()(targets, chosen); then optimizer.apply_gradients(zip(gradients,
-    #   q_network.trainable_variables)).
+    # SOLUTION: With TD targets from both networks held fixed (discount GAMMA), take one optimizer
+    #   step on the Q-network's variables only, down the Huber loss between the taken action's
+    #   Q(s, a) (not every action's) and its target. Return the loss.
     targets = td_targets(rewards, q_network(next_states), target_network(next_states), terminated, GAMMA)
     with tf.GradientTape() as tape:
         chosen = tf.gather(q_network(states), actions, batch_dims=1)  # Q(s, a), (batch,)
@@ -293,6 +295,7 @@ def train(args, transitions: int, rng: np.random.Generator):
     just_reset = np.zeros(NUM_ENVS, dtype=bool)
     episode_return = np.zeros(NUM_ENVS)
     episodes, evaluations = [], []  # (transitions, return), (transitions, mean greedy return)
+    round_losses = []  # the mean TD loss of every round of gradient steps (the checker reads it)
     best_score, best_weights = -np.inf, q_network.get_weights()
     seen, since_training, rounds_done = 0, 0, 0
     started = time.perf_counter()
@@ -321,7 +324,7 @@ def train(args, transitions: int, rng: np.random.Generator):
             if rounds_done % TARGET_SYNC_ROUNDS == 0:
                 copy_weights(q_network, target_network)
             batch = buffer.sample(rng, UPDATES_PER_ROUND, BATCH_SIZE)
-            train_rounds(q_network, target_network, optimizer, *batch)
+            round_losses.append(float(train_rounds(q_network, target_network, optimizer, *batch)))
             rounds_done += 1
 
         if (step + 1) % max(1, steps // EVALUATIONS) == 0:
@@ -332,12 +335,12 @@ def train(args, transitions: int, rng: np.random.Generator):
             if score >= best_score:  # ties go to the later, better-trained weights
                 best_score, best_weights = score, q_network.get_weights()
             recent = np.mean([r for _, r in episodes[-20:]]) if episodes else 0.0
-            runtime.say(args, f"  {seen:7d} transitions  epsilon {epsilon:.2f}  training episodes "
-                              f"(last 20) {recent:6.1f}  greedy {score:6.1f}  "
+            runtime.say(args, f"  {seen:7d} transitions  episode {len(episodes):4d}  epsilon {epsilon:.2f}  "
+                              f"return (last 20) {recent:6.1f}  greedy {score:6.1f}  "
                               f"({time.perf_counter() - started:.0f} s)")
     carts.close()
     q_network.set_weights(best_weights)
-    return q_network, episodes, evaluations
+    return q_network, episodes, evaluations, round_losses
 
 
 # %% Plot
@@ -378,7 +381,7 @@ def main(argv=None) -> dict:
 
     check_your_functions()
     started = time.perf_counter()
-    q_network, episodes, evaluations = train(args, transitions, rng)
+    q_network, episodes, evaluations, round_losses = train(args, transitions, rng)
     train_seconds = time.perf_counter() - started
     # The reported score: new episodes, seeded apart from training and from the selection above.
     final = evaluate(q_network, FINAL_EPISODES, seed=args.seed + FINAL_SEED_OFFSET)
@@ -392,6 +395,10 @@ def main(argv=None) -> dict:
         "training_episodes": len(episodes),
         "train_seconds": train_seconds,
         "q_network": q_network,  # the kept network: the checker plays its own episodes with it
+        # For the diagnosis: the mean TD loss of every round of gradient steps (NaN, where it
+        # appeared) and the greedy scores during training.
+        "td_loss_curve": round_losses,
+        "greedy_curve": [score for _, score in evaluations],
     }
 
 

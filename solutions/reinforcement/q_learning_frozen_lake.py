@@ -12,8 +12,9 @@ the goal in the bottom-right corner without falling into a hole. On the slippery
 where it was meant only one time in three, so the best policy reaches the goal in 74.4% of the
 episodes within gymnasium's 100-step limit. Fill in the functions marked TODO: the Q-network, the
 Q-learning target and the training step. The greedy policy of your network must succeed in at
-least 65% of 1000 episodes on the slippery lake, and always on the non-slippery one. Check your
-work with
+least 65% of 1000 episodes on the slippery lake, and always on the non-slippery one. Before any
+episode is played, the check runs your three functions on made-up transitions and names what
+differs from their docstrings. Check your work with
     python -m seminar check reinforcement/q_learning_frozen_lake
 """
 
@@ -155,9 +156,9 @@ def build_q_network(num_states: int, num_actions: int) -> keras.Model:
     a table that gradient descent fills in. Start the weights small and positive (uniform in
     [0, 0.01], as in the seminar) so that no action looks better than another at first.
     """
-    # SOLUTION: Return a keras.Sequential of keras.Input(shape=(num_states,)) and one
-    #   keras.layers.Dense(num_actions) without bias, whose kernel_initializer is
-    #   keras.initializers.RandomUniform(0.0, 0.01).
+    # SOLUTION: Return a network from one-hot states (batch, num_states) to action values (batch,
+    #   num_actions) made of a single dense layer, no bias, no activation (so Q(s, a) is one
+    #   weight), its weights drawn uniformly in [0, 0.01].
     return keras.Sequential([
         keras.Input(shape=(num_states,)),
         keras.layers.Dense(num_actions, use_bias=False,
@@ -174,15 +175,15 @@ def q_values(model: keras.Model, states: tf.Tensor) -> tf.Tensor:
 
 def q_learning_targets(rewards: tf.Tensor, next_q_values: tf.Tensor, terminated: tf.Tensor,
                        gamma: float) -> tf.Tensor:
-    """The Q-learning targets ``r + gamma * max_a' Q(s', a')`` (batch,).
+    """The Q-learning targets, one per transition (batch,): r + gamma * max_a' Q(s', a') (slide 94).
 
     ``rewards`` (batch,) float32; ``next_q_values`` is Q(s', .), (batch, NUM_ACTIONS);
     ``terminated`` (batch,) is 1.0 where s' is a hole or the goal. Nothing follows the end of an
     episode, so there the target is the reward alone. (An episode cut by the time limit is not
-    terminated: its s' still has a future.)
+    terminated: its s' still has a future.) ``gamma`` is the discount to use (not a constant).
     """
-    # SOLUTION: Take tf.reduce_max(next_q_values, axis=1), multiply it by gamma and by
-    #   (1.0 - terminated), and add the rewards.
+    # SOLUTION: Compute one target per transition, (batch,): the reward, plus gamma times the best
+    #   action value of the next state, and no future value where the episode terminated.
     return rewards + gamma * (1.0 - terminated) * tf.reduce_max(next_q_values, axis=1)
     # END SOLUTION
 
@@ -196,14 +197,14 @@ def train_step(model: keras.Model, states, actions, rewards, next_states, termin
         J(theta) = sum over the batch of (Q(s, a, theta) - (r + gamma * max_a' Q(s', a', theta)))^2
 
     The target is computed with the same network but held fixed (Q-learning moves Q(s, a) towards
-    the target, not the target towards Q(s, a)): no gradient flows through it. Update every
-    trainable variable w in place, ``w <- w - learning_rate * dJ/dw``, and return J.
+    the target, not the target towards Q(s, a)): no gradient flows through it. Only the taken
+    action's value Q(s, a) enters J, not the other actions'. Take one plain gradient-descent step
+    of size ``learning_rate`` on every trainable variable, in place (no optimizer), and return J,
+    a scalar.
     """
-    # SOLUTION: Compute the targets from q_values(model, next_states) with q_learning_targets
-    #   (outside the tape, or wrapped in tf.stop_gradient). Under a tf.GradientTape pick
-    #   Q(s, a) from q_values(model, states) with tf.gather(..., actions, batch_dims=1), sum the
-    #   squared differences to the targets; then assign_sub(learning_rate * gradient) to each of
-    #   model.trainable_variables.
+    # SOLUTION: With the targets held fixed, take the gradient of the sum over the batch of squared
+    #   errors between the taken action's Q(s, a) and its target, move every variable against it
+    #   by learning_rate in place, and return that loss.
     targets = q_learning_targets(rewards, q_values(model, next_states), terminated, GAMMA)
     with tf.GradientTape() as tape:
         chosen = tf.gather(q_values(model, states), actions, batch_dims=1)  # Q(s, a), (batch,)
@@ -284,20 +285,23 @@ def check_your_functions() -> None:
 
 
 def train_network(slippery: bool, steps: int, args, rng):
-    """Q-learning with the Q-network; returns the network and its success curve."""
+    """Q-learning with the Q-network; returns the network, its success curve and the loss of
+    every training step (the checker reads it for NaN)."""
     network = build_q_network(NUM_STATES, NUM_ACTIONS)
+    losses = []
 
     def q_of(states):
         return q_values(network, tf.constant(states, dtype=tf.int32)).numpy()
 
     def learn(states, actions, rewards, next_states, terminated, learning_rate):
-        train_step(network, tf.constant(states, tf.int32), tf.constant(actions, tf.int32),
-                   tf.constant(rewards, tf.float32), tf.constant(next_states, tf.int32),
-                   tf.constant(terminated, tf.float32), tf.constant(learning_rate, tf.float32))
+        loss = train_step(network, tf.constant(states, tf.int32), tf.constant(actions, tf.int32),
+                          tf.constant(rewards, tf.float32), tf.constant(next_states, tf.int32),
+                          tf.constant(terminated, tf.float32), tf.constant(learning_rate, tf.float32))
+        losses.append(float(loss))
 
     name = "Q-network" + ("" if slippery else " (non-slippery)")
     curve = q_learning(slippery, steps, q_of, learn, lambda: greedy_policy(network), args, rng, name)
-    return network, curve
+    return network, curve, losses
 
 
 def train_table(slippery: bool, steps: int, args, rng):
@@ -387,7 +391,7 @@ def main(argv=None) -> dict:
                       f"{TIME_LIMIT} steps, {optimum_no_limit[0]:.4f} without a limit")
 
     check_your_functions()
-    network, network_curve = train_network(True, steps, args, rng)
+    network, network_curve, td_losses = train_network(True, steps, args, rng)
     table, table_curve = train_table(True, steps, args, rng)
     policy, table_policy = greedy_policy(network), table.argmax(axis=1)
     network_success = success_rate(policy, True, episodes, seed=args.seed + 10_000)
@@ -396,15 +400,16 @@ def main(argv=None) -> dict:
                       f"table {table_success:.4f}, optimum {optimum[0]:.4f} "
                       f"(ratio {network_success / optimum[0]:.3f})")
 
-    calm_network, _ = train_network(False, min(steps, CALM_STEPS), args, rng)
+    calm_network, _, _ = train_network(False, min(steps, CALM_STEPS), args, rng)
     calm_policy = greedy_policy(calm_network)
     calm_success = success_rate(calm_policy, False, 100, seed=args.seed + 30_000)
     runtime.say(args, f"non-slippery lake: the Q-network's greedy policy succeeds in {calm_success:.0%} of episodes")
 
     terminal = slippery_model[2]
     all_states = tf.range(NUM_STATES)
+    q_table = q_values(network, all_states).numpy()  # (16, 4): the network read as a table
     plot_policies(args, [
-        (q_values(network, all_states).numpy().max(axis=1), policy, terminal,
+        (q_table.max(axis=1), policy, terminal,
          f"Q-network, slippery: max_a Q(s, a)\nsuccess {network_success:.3f}"),
         (optimum_no_limit, best_policy, terminal,
          f"value iteration, slippery: best success\nprobability from each state ({optimum[0]:.3f} in 100 steps)"),
@@ -425,6 +430,10 @@ def main(argv=None) -> dict:
         # The evidence: the checker computes these policies' exact chances of success itself.
         "greedy_policy": policy,
         "non_slippery_policy": calm_policy,
+        # For the diagnosis: Q(s, a) on the slippery lake (a discounted chance of success, so in
+        # [0, 1]) and the loss of every training step (NaN, where it appeared).
+        "q_table": q_table,
+        "td_loss_curve": td_losses,
     }
 
 

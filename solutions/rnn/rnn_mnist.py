@@ -11,8 +11,8 @@ Run time: about 60 s (15 s with --fast) on 2 idle CPU cores, plus a few seconds 
 Task: fill in the two functions marked TODO: rnn_states, the recurrence of the simple RNN over
 the rows of a batch of images, and build_lstm, the Keras LSTM classifier. Both networks are
 trained for you and must classify the 10000 test digits well: the LSTM at least 98% after the full
-run. A test compares your recurrence with keras.layers.SimpleRNN given the same weights. Check
-your work with
+run. Before training, the check compares your states with the recurrence computed in NumPy on a
+few random inputs, and your LSTM model's output with what its docstring asks. Check your work with
     python -m seminar check rnn/rnn_mnist
 """
 
@@ -54,9 +54,9 @@ def rnn_states(inputs, W, U, b, h0) -> tf.Tensor:
     the input, U (units, units) the previous state, b (units,) is the bias; h0 (batch, units) is the
     state before the first step. Returns all the states h_1 ... h_steps: (batch, steps, units).
     """
-    # SOLUTION: Starting from h0, compute h_t = tanh(x_t W + h_{t-1} U + b) for each step in order
-    #   (x_t: row t of every image, shape (batch, 28)), and return the states h_1 ... h_steps stacked
-    #   along axis 1: shape (batch, steps, units); h0 itself is not one of them.
+    # SOLUTION: Starting from h0, apply slide 72's recurrence (in the header) once per step, in order:
+    #   each state from that step's row and the state before it. Return h_1 ... h_steps (not h0)
+    #   as one tensor (batch, steps, units); it must also work inside a tf.function.
     h = h0
     states = []
     for t in range(inputs.shape[1]):  # a Python loop: tf.function unrolls it into 28 steps
@@ -99,9 +99,9 @@ class SimpleRNNClassifier(keras.Model):
 def build_lstm(units: int) -> keras.Model:
     """images (batch, 28, 28) -> logits (batch, 10): an LSTM reads the rows, a dense layer reads
     its last output."""
-    # SOLUTION: A Keras model from images (batch, 28, 28) -- 28 steps of 28 inputs -- to logits
-    #   (batch, 10): an LSTM layer of `units` cells that outputs only its state after the last row,
-    #   then 10 linear units.
+    # SOLUTION: A Keras model from images (batch, 28, 28), read as 28 steps of 28 inputs, to logits
+    #   (batch, 10): an LSTM of `units` cells whose output after the last row alone feeds 10 linear
+    #   units (no softmax: the loss takes logits).
     return keras.Sequential([
         keras.Input(shape=(STEPS, ROW_SIZE)),
         keras.layers.LSTM(units),  # (batch, units): h_28 only (return_sequences=False)
@@ -128,12 +128,14 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer):
 
 
 def train(name: str, model: keras.Model, learning_rate: float, data, args, log):
-    """Train ``model`` by Adam on the training digits; return it as a function images -> logits."""
+    """Train ``model`` by Adam on the training digits; return it as a function images -> logits,
+    and the loss of every batch (the loss curve the checker reads)."""
     steps_per_epoch = sequences.steps_per_pass(data.num_train, args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps_per_epoch * args.epochs)
     train_step = make_train_step(model, keras.optimizers.Adam(schedule, global_clipnorm=CLIP_NORM))
     batches = sequences.training_batches(data, args.batch_size, args.seed)
     classify = sequences.logits_function(model)
+    curve = []
     for epoch in range(args.epochs):
         progress = vision.ProgressBar(args, steps_per_epoch, epoch, args.epochs)
         losses = []
@@ -142,7 +144,8 @@ def train(name: str, model: keras.Model, learning_rate: float, data, args, log):
             losses.append(train_step(images, labels))
             progress.update(step, losses)
         log.end_epoch(name, losses, classify)
-    return classify
+        curve += [float(loss) for loss in losses]
+    return classify, curve
 
 
 # %% Main
@@ -160,13 +163,13 @@ def main(argv=None) -> dict:
                             rnn.states(data.x_val[:3]), (3, STEPS, RNN_UNITS))
     sequences.require_shape("the RNN's logits for 3 digits", rnn(data.x_val[:3]), (3, NUM_CLASSES))
     runtime.say(args, f"\nThe simple RNN, by hand: {sequences.count_params(rnn):,} parameters")
-    rnn_classify = train("rnn", rnn, RNN_LEARNING_RATE, data, args, log)
+    rnn_classify, rnn_curve = train("rnn", rnn, RNN_LEARNING_RATE, data, args, log)
 
     lstm = build_lstm(LSTM_UNITS)
     sequences.require_shape("the LSTM's logits for 3 digits", lstm(data.x_val[:3]), (3, NUM_CLASSES))
     if not args.quiet:
         lstm.summary()
-    lstm_classify = train("lstm", lstm, LSTM_LEARNING_RATE, data, args, log)
+    lstm_classify, lstm_curve = train("lstm", lstm, LSTM_LEARNING_RATE, data, args, log)
 
     # The pictures: a digit read row by row, and the hidden states of one digit of each class.
     shown = sequences.digits_of_each_class(data)
@@ -175,10 +178,12 @@ def main(argv=None) -> dict:
     sequences.plot_reading(args, data.x_test[shown[2]], 2, answers[2])
     sequences.plot_hidden_states(args, data.x_test[shown], states.numpy(), data.y_test[shown],
                                  rnn.initial_state(1).numpy()[0])
-    return sequences.report(args, data, log, {
+    metrics = sequences.report(args, data, log, {
         "rnn": ("simple RNN (by hand)", rnn_classify, sequences.count_params(rnn)),
         "lstm": ("LSTM (Keras)", lstm_classify, sequences.count_params(lstm)),
     })
+    # Every batch's training loss: the checker reads them for NaN, ascent or a stuck loss.
+    return {**metrics, "loss_curve": rnn_curve, "lstm_loss_curve": lstm_curve}
 
 
 if __name__ == "__main__":

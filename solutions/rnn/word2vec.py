@@ -12,7 +12,8 @@ distribution, the negative-sampling loss, the training step, and the analogy ans
 corpus is generated (datasets/word_corpus.py): no sentence states that queen is to king what woman
 is to man, yet the vectors must answer most held-out analogy questions (family, capitals,
 comparatives, superlatives). --corpus FILE trains on your own text and --analogies FILE asks your
-own questions (the questions-words.txt format). Check your work with
+own questions (the questions-words.txt format). Before training, the check runs each function on
+small inputs of its own and names what differs from its docstring. Check your work with
     python -m seminar check rnn/word2vec
 """
 
@@ -47,8 +48,9 @@ EPOCHS_FAST = 1
 
 def skipgram_pairs(sentence: np.ndarray, window: int) -> np.ndarray:
     """The skip-gram training pairs of one sentence of word ids (n,): int array (pairs, 2)."""
-    # SOLUTION: One row (centre, context) for every centre position i and every other position j
-    #   of the same sentence with |i - j| <= window (j != i); shape (number of pairs, 2), any order.
+    # SOLUTION: Every (centre, context) pair of word ids: each position i with each other position j
+    #   at most `window` words away on either side (j != i, the sentence's ends respected); shape
+    #   (number of pairs, 2), in any order.
     n = len(sentence)
     rows = [(sentence[i], sentence[j]) for i in range(n)
             for j in range(max(0, i - window), min(n, i + window + 1)) if j != i]
@@ -59,8 +61,8 @@ def skipgram_pairs(sentence: np.ndarray, window: int) -> np.ndarray:
 def noise_distribution(counts: np.ndarray) -> np.ndarray:
     """The probability (vocabulary,) of drawing each word as a negative sample, from the word
     counts (vocabulary,)."""
-    # SOLUTION: Each word's count raised to the power NOISE_POWER, normalised to sum to 1 (rare
-    #   words are drawn more often than their frequency, frequent ones less).
+    # SOLUTION: A probability per word, summing to 1, proportional to its count to the power
+    #   NOISE_POWER (3/4): rare words are drawn more often than their frequency, frequent ones less.
     weights = np.asarray(counts, dtype=np.float64) ** NOISE_POWER
     return weights / weights.sum()
     # END SOLUTION
@@ -73,8 +75,9 @@ def sgns_loss(centre: tf.Tensor, context: tf.Tensor, noise: tf.Tensor) -> tf.Ten
     """The negative-sampling loss, averaged over a batch: centre vectors v_c (batch, dim), the
     context vectors u_o of their true context words (batch, dim) and those of the noise words u_k
     (batch, negatives, dim). A scalar."""
-    # SOLUTION: For each pair: -log sigmoid(u_o . v_c) - sum over k of log sigmoid(-u_k . v_c);
-    #   return the mean over the batch. Stay stable for large dot products (no log of 0).
+    # SOLUTION: Per pair, minus the log-probability that the true context word is real,
+    #   sigmoid(u_o . v_c), minus the log-probabilities that the noise words are noise,
+    #   sigmoid(-u_k . v_c), summed over k. The mean over the batch, finite for large dot products.
     positive = tf.reduce_sum(centre * context, axis=-1)  # (batch,)
     negative = tf.einsum("bd,bkd->bk", centre, noise)  # (batch, negatives)
     loss = -tf.math.log_sigmoid(positive) - tf.reduce_sum(tf.math.log_sigmoid(-negative), axis=-1)
@@ -87,9 +90,9 @@ def train_step(centres, contexts, negatives, centre_table, context_table, optimi
     """One optimizer step on a batch: word ids of the centres (batch,), of their contexts (batch,)
     and of the noise words (batch, NEGATIVES); the tables are tf.Variables (vocabulary, dim).
     Return the batch loss."""
-    # SOLUTION: Look up the centre rows in centre_table and the context and noise rows in
-    #   context_table, compute sgns_loss under a gradient tape and take one optimizer step on
-    #   both tables. Return the loss.
+    # SOLUTION: One optimizer step on both tables for this batch, on the loss sgns_loss gives for the
+    #   centre rows of centre_table and the context and noise rows of context_table (recorded for
+    #   gradients). Return that loss, the loss before the step.
     with tf.GradientTape() as tape:
         loss = sgns_loss(tf.gather(centre_table, centres), tf.gather(context_table, contexts),
                          tf.gather(context_table, negatives))
@@ -143,14 +146,19 @@ def main(argv=None) -> dict:
     optimizer = keras.optimizers.Adam(schedule)
     optimizer.build([centre_table, context_table])  # its moment estimates, outside the tf.function
     log = embeddings.LossLog(args, len(batches))
+    loss_curve = []  # the batch losses, as tensors: reading each one would wait for every step
     for epoch in range(args.epochs):
         log.start_epoch(epoch)
         for centres, contexts, negatives in batches:
-            log.step(train_step(centres, contexts, negatives, centre_table, context_table, optimizer))
+            loss = train_step(centres, contexts, negatives, centre_table, context_table, optimizer)
+            log.step(loss)
+            loss_curve.append(loss)
         log.end_epoch()
 
     # The word vectors are the centre table's rows (the evidence the checker measures).
-    return embeddings.report(args, text, vocabulary, centre_table.numpy(), answer_analogies, log)
+    metrics = embeddings.report(args, text, vocabulary, centre_table.numpy(), answer_analogies, log)
+    # Every batch's loss: the checker reads it for NaN, ascent or a stuck loss.
+    return {**metrics, "loss_curve": [float(loss) for loss in loss_curve]}
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ class TwoLayers(keras.Model):
 
 
 def build_encoder(code_size: int) -> keras.Model:
-    """f: images (batch, 784) -> codes (batch, code_size)."""
+    """f: images (batch, 784), pixels in [0, 1] -> codes (batch, code_size), any real numbers."""
     layers = keras.layers
     # Variant: a subclassed keras.Model holding its own weight matrices (Glorot-uniform), instead
     # of keras.Sequential and Dense layers.
@@ -68,14 +68,16 @@ def build_encoder(code_size: int) -> keras.Model:
 
 
 def build_decoder(code_size: int) -> keras.Model:
-    """g: codes (batch, code_size) -> reconstructed images (batch, 784), pixels in (0, 1)."""
+    """g: codes (batch, code_size) -> reconstructed images (batch, 784), every pixel in (0, 1)."""
     layers = keras.layers
     return TwoLayers(code_size, HIDDEN_UNITS, NUM_PIXELS, output=tf.sigmoid, name="decoder")
 
 
 @tf.function
 def train_step(images, encoder, decoder, optimizer) -> tf.Tensor:
-    """One Adam step on a batch of images (batch, 784); return the batch loss."""
+    """One optimizer step on a batch of images (batch, 784) for both networks. Return the batch
+    loss (a scalar, as it was before the step): the squared reconstruction error averaged over
+    the images and the pixels."""
     # Variant: the loss summed over pixels and averaged over images (784x the mean; Adam does not
     # mind the scale), the gradients taken for a dict of both networks' variables.
     with tf.GradientTape() as tape:
@@ -119,6 +121,7 @@ def main(argv=None) -> dict:
     optimizer = keras.optimizers.Adam(schedule)
     batches = autoencoding.training_batches(data.x_train, args.batch_size, args.seed)
     log = autoencoding.EpochLog(args, data.x_val, reconstruct)
+    loss_curve = []  # every step's batch loss: the checker reads it for NaN, growth, stalls
     for epoch in range(args.epochs):
         progress = vision.ProgressBar(args, steps_per_epoch, epoch, args.epochs)
         losses = []
@@ -127,8 +130,10 @@ def main(argv=None) -> dict:
             losses.append(train_step(images, encoder, decoder, optimizer))
             progress.update(step, losses)
         log.end_epoch(losses)
+        loss_curve += [float(loss) for loss in losses]
 
-    return autoencoding.report(args, data, encode, decode, CODE_SIZE, log)
+    metrics = autoencoding.report(args, data, encode, decode, CODE_SIZE, log)
+    return {**metrics, "loss_curve": loss_curve}
 
 
 if __name__ == "__main__":

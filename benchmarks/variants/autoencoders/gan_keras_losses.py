@@ -156,7 +156,10 @@ def main(argv=None) -> dict:
 
     metrics = loop.finish()  # the pictures, and the judge's fid, inception_score and classes
     # The evidence: the checker draws its own 2000 samples from generate and judges them itself.
-    return {**metrics, "generate": generate}
+    # The two players' losses at every step: a GAN's losses need not fall (each player's progress
+    # raises the other's loss), so they are not a "loss_curve"; the checker reads them as a game.
+    return {**metrics, "generate": generate, "d_loss_curve": loop.history["d_loss"],
+            "g_loss_curve": loop.history["g_loss"]}
 
 
 if __name__ == "__main__":

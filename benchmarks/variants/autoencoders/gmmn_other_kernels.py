@@ -146,8 +146,9 @@ def main(argv=None) -> dict:
         loop.end_epoch()
 
     metrics = loop.finish()  # the pictures, and the judge's fid, inception_score and classes
-    # The evidence: the checker draws its own 2000 samples from generate and judges them itself.
-    return {**metrics, "generate": generate}
+    # The evidence: the checker draws its own 2000 samples from generate and judges them itself;
+    # it reads the loss of every step (the MMD) for NaN and for a loss that never came down.
+    return {**metrics, "generate": generate, "loss_curve": loop.history["mmd"]}
 
 
 if __name__ == "__main__":

@@ -52,8 +52,9 @@ layers = keras.layers
 
 
 def conv_block(x, filters: int, size: int):
-    """A size x size convolution with ``filters`` filters, batch normalisation, then ReLU; the
-    spatial size is kept (x: (batch, h, w, c) -> (batch, h, w, filters))."""
+    """A size x size convolution with ``filters`` filters, batch normalisation (moving averages of
+    momentum BN_MOMENTUM), then ReLU; the spatial size is kept (x: (batch, h, w, c) -> (batch, h,
+    w, filters)), and no output is negative."""
     # The convolution keeps its bias here, and ReLU is a layer of its own.
     y = layers.Conv2D(filters, (size, size), padding="same")(x)
     y = layers.BatchNormalization(momentum=BN_MOMENTUM)(y)
@@ -64,7 +65,9 @@ def inception_module(x, filters: tuple):
     """An Inception module (slide 41): four branches side by side on the same input x (batch, h, w,
     c), their outputs concatenated on the channel axis: (batch, h, w, f1 + f3 + f5 + fpool).
 
-    ``filters = (f1, f3_reduce, f3, f5_reduce, f5, fpool)``. Every convolution is a conv_block.
+    ``filters = (f1, f3_reduce, f3, f5_reduce, f5, fpool)``. Every convolution is a conv_block:
+    1x1 (f1); 1x1 (f3_reduce) then 3x3 (f3); 1x1 (f5_reduce) then 5x5 (f5); 3x3 max pooling of
+    stride 1, then 1x1 (fpool).
     """
     f1, f3_reduce, f3, f5_reduce, f5, fpool = filters
     branches = [conv_block(x, f1, 1)]
@@ -120,7 +123,10 @@ def main(argv=None) -> dict:
     path = args.output_dir / "going_deeper.keras"
     model.save(path)
     runtime.say(args, f"Saved the trained network to {path}")
-    return deeper.report(args, data, model, run, lenet, lenet_run)
+    metrics = deeper.report(args, data, model, run, lenet, lenet_run)
+    # The evidence of training: the deeper network's mean training loss in each epoch.
+    metrics.update(loss_curve=run.clock.column("loss"), loss_curve_unit="epoch")
+    return metrics
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """
-Variant of solutions/rnn/word2vec.py (see benchmarks/variants/README.md): the two tables are
-keras.layers.Embedding layers; pairs built with NumPy slices; the loss as sigmoid cross-entropies;
-the analogies answered in NumPy.
+Variant of solutions/rnn/word2vec.py (see benchmarks/variants/README.md): the two tables are made
+by keras.layers.Embedding layers (their initialisers), whose variables go to the step, where rows
+are looked up with tf.nn.embedding_lookup; pairs built with NumPy slices; the loss as sigmoid
+cross-entropies; the analogies answered in NumPy.
 
 Title: word2vec: skip-gram with negative sampling, and king - man + woman = queen
 Chapter: rnn (seminar slides 78-80)
@@ -16,7 +17,8 @@ distribution, the negative-sampling loss, the training step, and the analogy ans
 corpus is generated (datasets/word_corpus.py): no sentence states that queen is to king what woman
 is to man, yet the vectors must answer most held-out analogy questions (family, capitals,
 comparatives, superlatives). --corpus FILE trains on your own text and --analogies FILE asks your
-own questions (the questions-words.txt format). Check your work with
+own questions (the questions-words.txt format). Before training, the check runs each function on
+small inputs of its own and names what differs from its docstring. Check your work with
     python -m seminar check rnn/word2vec
 """
 
@@ -88,11 +90,13 @@ def train_step(centres, contexts, negatives, centre_table, context_table, optimi
     """One optimizer step on a batch: word ids of the centres (batch,), of their contexts (batch,)
     and of the noise words (batch, NEGATIVES); the tables are tf.Variables (vocabulary, dim).
     Return the batch loss."""
-    # The two tables are keras.layers.Embedding layers here (see main): call them to look up rows.
+    # The tables are the variables of two keras.layers.Embedding layers here (see main).
     with tf.GradientTape() as tape:
-        loss = sgns_loss(centre_table(centres), context_table(contexts), context_table(negatives))
-    variables = centre_table.trainable_variables + context_table.trainable_variables
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        loss = sgns_loss(tf.nn.embedding_lookup(centre_table, centres),
+                         tf.nn.embedding_lookup(context_table, contexts),
+                         tf.nn.embedding_lookup(context_table, negatives))
+    gradients = tape.gradient(loss, [centre_table, context_table])
+    optimizer.apply_gradients(zip(gradients, [centre_table, context_table]))
     return loss
 
 
@@ -130,24 +134,31 @@ def main(argv=None) -> dict:
     # word2vec's initialisation: small random centre vectors, context vectors at zero.
     size = (len(vocabulary), args.dimension)
     init = keras.initializers.RandomUniform(-0.5 / args.dimension, 0.5 / args.dimension, seed=args.seed)
-    centre_table = keras.layers.Embedding(size[0], size[1], embeddings_initializer=init, name="centre")
-    context_table = keras.layers.Embedding(size[0], size[1], embeddings_initializer="zeros", name="context")
-    centre_table.build((None,))
-    context_table.build((None,))
+    centre_layer = keras.layers.Embedding(size[0], size[1], embeddings_initializer=init, name="centre")
+    context_layer = keras.layers.Embedding(size[0], size[1], embeddings_initializer="zeros", name="context")
+    centre_layer.build((None,))
+    context_layer.build((None,))
+    # Under TensorFlow's backend a Keras variable's .value is the tf.Variable the step takes.
+    centre_table, context_table = centre_layer.embeddings.value, context_layer.embeddings.value
 
     batches = embeddings.Batches(pairs, noise, args.batch_size, NEGATIVES, args.seed)
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, len(batches) * args.epochs)
     optimizer = keras.optimizers.Adam(schedule)
-    optimizer.build(centre_table.trainable_variables + context_table.trainable_variables)  # its moment estimates, outside the tf.function
+    optimizer.build([centre_table, context_table])  # its moment estimates, outside the tf.function
     log = embeddings.LossLog(args, len(batches))
+    loss_curve = []  # the batch losses, as tensors: reading each one would wait for every step
     for epoch in range(args.epochs):
         log.start_epoch(epoch)
         for centres, contexts, negatives in batches:
-            log.step(train_step(centres, contexts, negatives, centre_table, context_table, optimizer))
+            loss = train_step(centres, contexts, negatives, centre_table, context_table, optimizer)
+            log.step(loss)
+            loss_curve.append(loss)
         log.end_epoch()
 
     # The word vectors are the centre table's rows (the evidence the checker measures).
-    return embeddings.report(args, text, vocabulary, centre_table.embeddings.numpy(), answer_analogies, log)
+    metrics = embeddings.report(args, text, vocabulary, centre_layer.embeddings.numpy(), answer_analogies, log)
+    # Every batch's loss: the checker reads it for NaN, ascent or a stuck loss.
+    return {**metrics, "loss_curve": [float(loss) for loss in loss_curve]}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,164 @@
+"""
+A correct solution written differently from solutions/autoencoders/linear_autoencoder.py, to show
+that the checks do not depend on one implementation (see benchmarks/variants/README.md): the
+initial matrices drawn with tf.random.stateless_normal from the seed (not from a tf.random.Generator),
+the reconstruction with the @ operator, the loss with tf.math.squared_difference and the gradients
+taken for a dict of the two matrices.
+
+Title: A linear autoencoder finds the principal subspace (PCA)
+Chapter: autoencoders (seminar slide 55)
+Teaches: with a linear encoder and a linear decoder (no hidden layer, no activation) trained on
+    centred images, the best reconstruction of a k-number code is PCA's: the decoder's k directions
+    come to span the top-k principal subspace, though they are not the principal components
+    themselves (any invertible mixing of the code reconstructs as well); gradient descent gets
+    there, at a speed set by the gap between the k-th and the (k+1)-th eigenvalues.
+Run time: about 30 s (14 s with --fast) on 2 CPU cores, plus a few seconds to load TensorFlow and
+    MNIST.
+
+Task: fill in the three functions marked TODO: the initial weights, the reconstruction and the
+training step. After the fast run the decoder's span must lie within a few degrees of the top-12
+principal subspace and the test error be within 1% of PCA's. Check your work with
+    python -m seminar check autoencoders/linear_autoencoder
+
+Why centred images. A linear autoencoder reconstructs x as x W_enc W_dec, a point of the span of the
+decoder's k rows. On images centred by the mean training image, the error is smallest when that
+span is the top-k principal subspace of the centred images (the span of the k leading eigenvectors
+of their covariance): this is PCA, and gradient descent reaches it (the other stationary points are
+saddles). On raw images, without biases, the best span would instead follow the eigenvectors of the
+uncentred second moments, pulled towards the mean image: not PCA's subspace. Biases b_enc and b_dec
+would learn the centring themselves (in a trial, with biases on raw images, the decoder's span came
+as close to PCA's in as many steps). Here main() centres the images instead, so the reconstruction
+of an image x is mean + ((x - mean) W_enc) W_dec.
+"""
+
+# %% Imports
+import seminar  # noqa: F401  (sets TensorFlow's environment defaults: import it before tensorflow)
+
+import keras
+import tensorflow as tf
+
+from seminar import autoencoding, runtime
+
+# %% Settings
+
+NUM_PIXELS = 28 * 28
+# k = 12: the eigenvalue gap after the 12th component (1.066 -> 0.906, 18%) is among the widest for
+# k between 8 and 16, so the 12-dimensional principal subspace is well defined and quick to find.
+CODE_SIZE = 12
+INIT_STDDEV = 0.01
+# Adam at 1e-2 decayed to 0 along a cosine over the run, on batches of 512 centred images: the
+# largest angle to the principal subspace went from 5 degrees to 0.3 over the last third of 2000
+# steps, as the rate decayed (SGD's noise is what keeps it from 0 earlier).
+LEARNING_RATE = 1e-2
+BATCH_SIZE = 512
+STEPS = 6000
+STEPS_FAST = 2000
+CURVE_POINTS = 20  # how often the angle and the error are measured for the curves
+
+
+# %% The linear autoencoder: code = x W_enc (batch, k), reconstruction = code W_dec (batch, 784)
+
+
+def init_weights(code_size: int, seed: int) -> tuple[tf.Variable, tf.Variable]:
+    """Return the encoder's matrix W_enc (784, code_size) and the decoder's W_dec (code_size, 784),
+    as tf.Variables drawn from a normal distribution of standard deviation INIT_STDDEV.
+
+    Not zeros: at W_enc = W_dec = 0 the gradients are zero too (each is a product with the other
+    matrix) and training would never start."""
+    # Variant: stateless draws, seeded by (seed, 0) and (seed, 1).
+    w_enc = tf.Variable(tf.random.stateless_normal((NUM_PIXELS, code_size), seed=[seed, 0],
+                                                   stddev=INIT_STDDEV), name="w_enc")
+    w_dec = tf.Variable(tf.random.stateless_normal((code_size, NUM_PIXELS), seed=[seed, 1],
+                                                   stddev=INIT_STDDEV), name="w_dec")
+    return w_enc, w_dec
+
+
+def reconstruct_centred(centred: tf.Tensor, w_enc, w_dec) -> tf.Tensor:
+    """Reconstruct centred images (batch, 784) through the linear code (batch, code_size): the
+    reconstruction (batch, 784), centred too (its values are not confined to [0, 1])."""
+    codes = tf.convert_to_tensor(centred, tf.float32) @ w_enc  # (batch, code_size)
+    return codes @ w_dec
+
+
+@tf.function
+def train_step(centred, w_enc, w_dec, optimizer) -> tf.Tensor:
+    """One optimizer step on both matrices for a batch of centred images (batch, 784). Return the
+    batch loss (a scalar, as it was before the step): the squared reconstruction error averaged
+    over the images and the pixels."""
+    matrices = {"encoder": w_enc, "decoder": w_dec}
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.math.squared_difference(reconstruct_centred(centred, w_enc, w_dec), centred))
+    gradients = tape.gradient(loss, matrices)
+    optimizer.apply_gradients([(gradients[key], matrices[key]) for key in matrices])
+    return loss
+
+
+# %% Main
+
+
+def main(argv=None) -> dict:
+    parser = runtime.make_parser(__file__, __doc__, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
+    parser.add_argument("--steps", type=runtime.positive_int, default=None,
+                        help=f"training steps (default {STEPS}, {STEPS_FAST} with --fast)")
+    args = runtime.parse_args(parser, argv)
+    steps = args.steps or (STEPS_FAST if args.fast else STEPS)
+    data = autoencoding.load_mnist(args)
+
+    pca = autoencoding.fit_pca(data.x_train, CODE_SIZE)  # with TensorFlow: the optimum to reach
+    mean = pca.mean  # the mean training image (784,)
+    centred_train = data.x_train - mean
+    w_enc, w_dec = init_weights(CODE_SIZE, args.seed)
+    autoencoding.require_shape("init_weights' encoder matrix", w_enc, (NUM_PIXELS, CODE_SIZE))
+    autoencoding.require_shape("init_weights' decoder matrix", w_dec, (CODE_SIZE, NUM_PIXELS))
+    autoencoding.require_shape("reconstruct_centred's output for 3 images",
+                               reconstruct_centred(centred_train[:3], w_enc, w_dec), (3, NUM_PIXELS))
+
+    def reconstruct(images):  # images (n, 784) in [0, 1] -> reconstructions (n, 784)
+        return (reconstruct_centred(images - mean, w_enc, w_dec) + mean).numpy()
+
+    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
+    optimizer = keras.optimizers.Adam(schedule)
+    batches = iter(autoencoding.training_batches(centred_train, args.batch_size, args.seed, endless=True))
+    curve = {"step": [], "angle": [], "ratio": []}
+    losses = []  # every step's batch loss (tensors, read at the end): the checker's loss curve
+    log = autoencoding.EpochLog(args, data.x_val, reconstruct)
+    runtime.say(args, f"{steps} steps of Adam on batches of {args.batch_size} centred images, "
+                      f"code size {CODE_SIZE}")
+    log.start()
+    for step in range(1, steps + 1):
+        loss = train_step(next(batches), w_enc, w_dec, optimizer)
+        losses.append(loss)
+        if step % max(steps // CURVE_POINTS, 1) == 0 or step == steps:
+            log.stop()  # measuring is not training
+            angle = autoencoding.largest_angle_degrees(w_dec, pca.components)
+            ratio = pca.linear_train_mse(w_enc, w_dec) / pca.train_mse()  # exact, from the covariance
+            for key, value in zip(curve, (step, angle, ratio)):
+                curve[key].append(value)
+            runtime.say(args, f"  step {step}/{steps}: batch loss {float(loss):.5f}, training MSE / PCA's "
+                              f"{ratio:.5f}, largest angle to the principal subspace {angle:.2f} degrees")
+            log.start()
+    log.stop()
+
+    def encode(images):  # (n, 784) -> codes (n, CODE_SIZE)
+        return tf.matmul(images - mean, w_enc).numpy()
+
+    def decode(codes):  # (n, CODE_SIZE) -> images (n, 784)
+        return (tf.matmul(codes, w_dec) + mean).numpy()
+
+    metrics = autoencoding.report(args, data, encode, decode, CODE_SIZE, name="linear autoencoder",
+                                  pca=pca)
+    angle = curve["angle"][-1]
+    runtime.say(args, f"Largest principal angle between the decoder's span and PCA's: {angle:.3f} degrees")
+    autoencoding.plot_directions(args, w_dec.numpy(), pca, angle)
+    autoencoding.plot_subspace_curves(args, curve["step"], curve["angle"], curve["ratio"])
+    metrics.update(largest_angle_degrees=angle, train_mse_vs_pca=curve["ratio"][-1],
+                   final_loss=float(loss), loss_curve=[float(value) for value in losses],
+                   train_seconds=log.train_seconds,
+                   train_cpu_seconds=log.train_cpu_seconds,
+                   # More evidence: the decoder's directions, and the mean it reconstructs around.
+                   decoder_weights=w_dec.numpy(), mean=mean)
+    return metrics
+
+
+if __name__ == "__main__":
+    runtime.print_metrics(main())

@@ -1,0 +1,99 @@
+"""
+Variant of solutions/intro/hello_world.py (see benchmarks/variants/README.md): the greeting with
+tf.convert_to_tensor, the sum with tf.cast and +, the counter changed with assign(counter + 1), and
+tf.function called on the inner function instead of used as a decorator.
+
+Title: Hello, TensorFlow: constants, variables and the graph you feed
+Chapter: intro (seminar slides 10-12)
+Teaches: tf.constant, tf.Variable, and a tf.function with an input signature, the TensorFlow 2
+    form of the seminar's "draw your graph, feed data, optimize" (placeholders and sessions are gone:
+    a traced function is the graph, its arguments are the placeholders, calling it feeds data).
+Run time: about 5 s (most of it importing TensorFlow).
+
+Task: fill in the four functions marked TODO. Then check your work with
+    python -m seminar check intro/hello_world
+"""
+
+# %% Imports
+import seminar  # noqa: F401  (sets TensorFlow's environment defaults: import it before tensorflow)
+
+import tensorflow as tf
+
+from seminar import plots, runtime
+
+# %% Constants: fixed values in the graph
+
+
+def greeting() -> tf.Tensor:
+    """Return the string tensor ``b"Hello, TensorFlow!"`` (shape (), dtype tf.string)."""
+    # The bytes directly, converted to a tensor.
+    return tf.convert_to_tensor(b"Hello, TensorFlow!")
+
+
+def add_constants(a: int, b: int) -> tf.Tensor:
+    """Return ``a + b`` computed by TensorFlow from two int32 constants (shape (), tf.int32)."""
+    # Python ints cast to int32 tensors, added with the + operator (TensorFlow's add).
+    return tf.cast(a, tf.int32) + tf.cast(b, tf.int32)
+
+
+# %% Variables: state that training changes
+
+
+def count_with_variable(steps: int) -> tf.Variable:
+    """Create a ``tf.Variable`` starting at 0 (int32), add 1 to it ``steps`` times, return it.
+
+    A constant can never change; a variable keeps its value between calls, which is what model
+    weights need.
+    """
+    # One variable, changed in place with assign (the new value computed from the old one).
+    counter = tf.Variable(tf.zeros((), dtype=tf.int32))
+    for _ in range(steps):
+        counter.assign(counter + 1)
+    return counter
+
+
+# %% The graph you feed: a tf.function with an input signature (the old placeholders)
+
+
+def make_graph() -> tf.types.experimental.GenericFunction:
+    """Return a ``tf.function`` computing ``x * y + x`` for two float32 inputs of any shape.
+
+    The ``input_signature`` plays the seminar's placeholder: it fixes the inputs' dtype and lets
+    TensorFlow trace one graph, which every call then feeds with new values.
+    """
+    # tf.function called on the inner function (no decorator syntax), specs named.
+    def multiply_add(x, y):
+        return x * y + x
+
+    return tf.function(multiply_add, input_signature=[tf.TensorSpec(None, tf.float32, name="x"),
+                                                       tf.TensorSpec(None, tf.float32, name="y")])
+
+
+# %% Run everything and compare with the expected values
+
+
+def main(argv=None) -> dict:
+    parser = runtime.make_parser(__file__, __doc__)
+    args = runtime.parse_args(parser, argv)
+
+    graph = make_graph()
+    fed_scalar = graph(tf.constant(3.0), tf.constant(4.0))  # 3 * 4 + 3
+    fed_vector = graph(tf.constant([1.0, 2.0]), tf.constant([10.0, 20.0]))  # feed other data
+    results = {
+        "greeting": (greeting(), b"Hello, TensorFlow!", tf.string),
+        "add_constants": (add_constants(2, 3), 5, tf.int32),
+        "count_with_variable": (count_with_variable(7), 7, tf.int32),
+        "graph_scalar": (fed_scalar, 15.0, tf.float32),
+        "graph_vector": (fed_vector, [11.0, 42.0], tf.float32),
+    }
+    fraction_correct = runtime.fraction_exact(args, results)
+
+    concrete = graph.get_concrete_function()
+    schema = plots.draw_graph(concrete, args, "graph_schema.png", "x * y + x: the graph TensorFlow traced")
+    runtime.say(args, f"graph schema written to {schema}")
+    return {"fraction_correct": fraction_correct,
+            "graph_operations": len(concrete.graph.get_operations())}
+
+
+if __name__ == "__main__":
+    runtime.print_metrics(main())
