@@ -109,13 +109,40 @@ def lookup(name: str):
 def run_probes(names, context: Context) -> list[Finding]:
     """Run the named probes in order and return their findings. The student's errors propagate
     (a TODO not filled in, a shape error): they are reported as the check would report them."""
+    _seed_frameworks(context.seed)
     findings: list[Finding] = []
-    for name in names:
-        found = lookup(name)(context) or []
-        findings.extend(found)
-        if any(f.fatal for f in found):
-            break  # the first broken function explains the rest; later probes would pile on
+    try:
+        for name in names:
+            found = lookup(name)(context) or []
+            findings.extend(found)
+            if any(f.fatal for f in found):
+                break  # the first broken function explains the rest; later probes would pile on
+    finally:
+        _forget_probe_state()
     return findings
+
+
+def _seed_frameworks(seed: int) -> None:
+    """Seed the generators that layers built by a probe draw their initial weights from, so that a
+    probe gives the same verdict run after run (main() seeds everything again for its own run)."""
+    import sys
+
+    if "keras" in sys.modules or "tensorflow" in sys.modules:
+        import keras
+
+        keras.utils.set_random_seed(10_000 + seed)
+
+
+def _forget_probe_state() -> None:
+    """Leave Keras as a fresh process has it: the models the probes built, their layer names and
+    the random state they drew from are dropped, so that main() computes exactly what a direct run
+    of the file computes (without this, a probe's draws shifted going_deeper's accuracy by 3e-4)."""
+    import sys
+
+    if "keras" in sys.modules:
+        import keras
+
+        keras.backend.clear_session()
 
 
 def render(findings: list[Finding]) -> str:
