@@ -4,7 +4,6 @@ inside a tf.function, and the comparison with the solution's curve (seminar/feed
 from __future__ import annotations
 
 import math
-import pathlib
 import textwrap
 
 import numpy as np
