@@ -1,5 +1,5 @@
 """A generated text corpus for word2vec, with planted relations, and the analogy questions that
-test them: the offline default of the sequence chapter's word2vec exercise (issue 10).
+test them: the offline default of the sequence chapter's word2vec exercise.
 
     from datasets import word_corpus
     corpus = word_corpus.generate(seed=0)          # deterministic for a seed

@@ -63,8 +63,10 @@ def matrix_graph(a, b):
 
 
 def main(argv=None) -> dict:
-    parser = runtime.make_parser(__file__, __doc__)
+    parser = runtime.make_parser("intro/math_ops", __doc__)
     args = runtime.parse_args(parser, argv)
+    runtime.set_seed(args.seed)
+    run = runtime.RunContext.from_args(args)
 
     int_sum, int_product = add_and_multiply(2, 3, tf.int32)
     float_sum, float_product = add_and_multiply(2.5, 4.0, tf.float32)
@@ -82,11 +84,11 @@ def main(argv=None) -> dict:
         "A^T B": (product, a_np.T @ b_np, tf.float32),
         "sum(A * B)": (total, float((a_np * b_np).sum()), tf.float32),
     }
-    fraction_correct = runtime.fraction_exact(args, results)
+    fraction_correct = runtime.fraction_exact(run, results)
 
     concrete = matrix_graph.get_concrete_function()
-    schema = plots.draw_graph(concrete, args, "graph_schema.png", "A^T B and sum(A * B): the traced graph")
-    runtime.say(args, f"graph schema written to {schema}")
+    schema = plots.draw_graph(concrete, run, "graph_schema.png", "A^T B and sum(A * B): the traced graph")
+    runtime.say(run, f"graph schema written to {schema}")
     return {"fraction_correct": fraction_correct,
             "graph_operations": len(concrete.graph.get_operations())}
 

@@ -20,21 +20,19 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from seminar import plots, runtime, vision
+from seminar import digit_plots, mnist_splits, plots, runtime, shapes
+from seminar.training_log import TrainingLog
 
 # %% Settings
 
 NUM_PIXELS = 28 * 28
 NUM_CLASSES = 10
 # Plain SGD, as on the slides. Pixels are in [0, 1], so a step of 0.5 on the mean loss of 100
-# digits is stable. With a constant step the held-out accuracy wandered between 0.915 and 0.925
-# from one epoch to the next in trials; decaying the step to 0 along a cosine over the run lets it
-# settle at the end (0.924-0.925 on seeds 0-2). Batches of 256 with a step of 1.0 did as well, no
-# faster: here a step costs little, and fewer steps per epoch need more epochs.
+# digits is stable; decaying it to 0 along a cosine lets the accuracy settle instead of wandering.
 LEARNING_RATE = 0.5
 BATCH_SIZE = 100
 EPOCHS = 10
-EPOCHS_FAST = 1  # one pass over the 55000 training digits already gives about 0.915
+EPOCHS_FAST = 1  # one pass over the 55000 training digits already clears 0.90
 
 
 # %% The model: scores = x W + b, p(class | x) = softmax(scores)
@@ -79,9 +77,9 @@ def cosine_learning_rate(step: int, total_steps: int) -> float:
 # %% Plot
 
 
-def plot_weights(args, weights: np.ndarray):
+def plot_weights(run, weights: np.ndarray):
     """Each class's 784 weights drawn as a 28x28 image: the "template" the class is scored by."""
-    plt = plots.pyplot(args)
+    plt = plots.pyplot(run)
     fig, axes = plt.subplots(1, NUM_CLASSES, figsize=(13, 1.8))
     limit = float(np.abs(weights).max())
     for digit, ax in enumerate(axes):
@@ -89,21 +87,20 @@ def plot_weights(args, weights: np.ndarray):
         ax.set_title(str(digit))
         ax.axis("off")
     fig.suptitle("Weights of each class (red: ink there raises the score, blue: lowers it)")
-    return plots.save(fig, args, "class_weights.png")
+    return plots.save(fig, run, "class_weights.png")
 
 
 # %% Main
 
 
 def main(argv=None) -> dict:
-    parser = runtime.make_parser(__file__, __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST,
-                                 batch_size=BATCH_SIZE)
-    vision.add_benchmark_flag(parser)
-    args = runtime.parse_args(parser, argv)
+    args = runtime.parse_args(runtime.make_parser(
+        "neural_nets/softmax", __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST,
+        batch_size=BATCH_SIZE), argv)
+    runtime.set_seed(args.seed)
+    run = runtime.RunContext.from_args(args)
 
-    data = vision.mnist_splits(flat=True)  # x: (n, 784) float32 in [0, 1]; y: (n,) int32
-    runtime.say(args, f"MNIST: {data.num_train} training, {len(data.x_val)} validation, "
-                      f"{len(data.x_test)} test digits")
+    data = mnist_splits.mnist_splits(flat=True)  # x: (n, 784) float32 in [0, 1]; y: (n,) int32
     # No .prefetch(): a step of this model takes well under a millisecond, so a background thread
     # that prepares the next batch only competes for the CPU (measured: slower on 2 cores).
     dataset = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
@@ -113,36 +110,25 @@ def main(argv=None) -> dict:
     # Zeros are a fine start for a linear model (the loss is convex); a network needs random ones.
     weights = tf.Variable(tf.zeros((NUM_PIXELS, NUM_CLASSES)), name="weights")  # (784, 10)
     bias = tf.Variable(tf.zeros((NUM_CLASSES,)), name="bias")  # (10,)
-    scores = inference(tf.constant(data.x_val[:3]), weights, bias)
-    if tuple(scores.shape) != (3, NUM_CLASSES):
-        raise ValueError(f"inference must return logits of shape (batch, {NUM_CLASSES}), got {tuple(scores.shape)}")
+    shapes.require("inference() for 3 images", inference(data.x_val[:3], weights, bias),
+                   (3, NUM_CLASSES))
 
     def predict(images):
         return inference(tf.constant(images), weights, bias)
 
-    clock = vision.EpochClock(args, data, predict)
-    writer = runtime.tensorboard_writer(args)
-    steps_per_epoch = math.ceil(data.num_train / args.batch_size)
-    total_steps = steps_per_epoch * args.epochs
+    log = TrainingLog(run, epochs=args.epochs, evaluate=mnist_splits.validation(data, predict))
+    total_steps = math.ceil(data.num_train / args.batch_size) * args.epochs
     step = 0
-    loss_curve = []  # every batch's loss: the checker reads it for NaN, ascent or a stuck loss
     for epoch in range(args.epochs):
-        progress = vision.ProgressBar(args, steps_per_epoch, epoch, args.epochs)
-        losses = []  # the batch losses, as tensors: reading each one would wait for every step
-        clock.start()
-        for batch, (images, labels) in enumerate(dataset, start=1):
+        losses = []
+        for images, labels in log.batches(dataset):
             rate = tf.constant(cosine_learning_rate(step, total_steps), dtype=tf.float32)
             losses.append(train_step(images, labels, weights, bias, rate))
             step += 1
-            progress.update(batch, losses)
-        epoch_seconds = clock.stop()
-        vision.end_of_epoch(args, clock, writer, epoch, epoch_seconds, losses)
-        loss_curve += [float(loss) for loss in losses]
+        log.epoch(epoch, loss=losses)
 
-    metrics = vision.test_and_report(args, data, clock, predict)
-    metrics["loss_curve"] = loss_curve
-    plot_weights(args, weights.numpy())
-    return metrics
+    plot_weights(run, weights.numpy())
+    return digit_plots.final_report(run, data, log, predict)
 
 
 if __name__ == "__main__":

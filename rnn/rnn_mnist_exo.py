@@ -22,7 +22,8 @@ import seminar  # noqa: F401  (sets TensorFlow's environment defaults: import it
 import keras
 import tensorflow as tf
 
-from seminar import runtime, sequences, vision
+from seminar import runtime, sequences, shapes
+from seminar.training_log import TrainingLog
 
 # %% Settings
 
@@ -31,10 +32,10 @@ ROW_SIZE = 28  # the input at each step: the row's 28 pixels
 NUM_CLASSES = 10
 RNN_UNITS = 128  # the hidden state h_t of the hand-written RNN: 128 numbers
 LSTM_UNITS = 128
-# Adam decayed to 0 along a cosine over the run; the gradient's global norm is clipped to 1, the
-# usual guard of recurrent networks against the rare huge gradient through 28 steps. Validation
-# accuracy after the fast run (seed 0): RNN 2e-3 / 4e-3 / 8e-3 -> 93.9 / 95.0 / 94.3%; LSTM
-# 2e-3 / 6e-3 / 8e-3 -> 95.5 / 97.5 / 97.8% (6e-3 kept: the full run is three times longer).
+# Adam decayed to 0 along a cosine over the run, each model at the step size that did best on the
+# validation digits in a fast-run trial (exercises.toml's references give it); the gradient's global
+# norm is clipped to 1, the usual guard of recurrent networks against the rare huge gradient
+# through 28 steps.
 RNN_LEARNING_RATE = 4e-3
 LSTM_LEARNING_RATE = 6e-3
 CLIP_NORM = 1.0
@@ -99,80 +100,71 @@ def build_lstm(units: int) -> keras.Model:
     raise NotImplementedError('TODO in build_lstm() (for a hint: python -m seminar hint rnn/rnn_mnist)')
 
 
-# %% Training: one tf.function step, the same for both models
+# %% Training: the same step and loop for both models
 
 
-def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer):
+def train_step(images, labels, model: keras.Model, optimizer) -> tf.Tensor:
+    """One optimizer step on a batch: images (batch, 28, 28), labels (batch,); the batch loss."""
     loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    @tf.function
-    def train_step(images, labels):  # images (batch, 28, 28), labels (batch,) -> batch loss
-        with tf.GradientTape() as tape:
-            loss = loss_function(labels, model(images, training=True))
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    return train_step
+    with tf.GradientTape() as tape:
+        loss = loss_function(labels, model(images, training=True))
+    variables = model.trainable_variables
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    return loss
 
 
-def train(name: str, model: keras.Model, learning_rate: float, data, args, log):
-    """Train ``model`` by Adam on the training digits; return it as a function images -> logits,
-    and the loss of every batch (the loss curve the checker reads)."""
+def train(name: str, model: keras.Model, learning_rate: float, data, args, run) -> TrainingLog:
+    """Train ``model`` by Adam on the training digits, with the validation digits measured after
+    each epoch; return its log (every batch loss: the loss curve the checker reads)."""
     steps_per_epoch = sequences.steps_per_pass(data.num_train, args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps_per_epoch * args.epochs)
-    train_step = make_train_step(model, keras.optimizers.Adam(schedule, global_clipnorm=CLIP_NORM))
+    optimizer = keras.optimizers.Adam(schedule, global_clipnorm=CLIP_NORM)
+    step = tf.function(lambda images, labels: train_step(images, labels, model, optimizer))
     batches = sequences.training_batches(data, args.batch_size, args.seed)
-    classify = sequences.logits_function(model)
-    curve = []
+    held_out = sequences.validation(data, sequences.logits_function(model), f"the {name} model")
+    log = TrainingLog(run, epochs=args.epochs, evaluate=held_out, name=name)
     for epoch in range(args.epochs):
-        progress = vision.ProgressBar(args, steps_per_epoch, epoch, args.epochs)
         losses = []
-        log.start()
-        for step, (images, labels) in enumerate(batches, start=1):
-            losses.append(train_step(images, labels))
-            progress.update(step, losses)
-        log.end_epoch(name, losses, classify)
-        curve += [float(loss) for loss in losses]
-    return classify, curve
+        for images, labels in log.batches(batches):
+            losses.append(step(images, labels))
+        log.epoch(epoch, loss=losses)
+    return log
 
 
 # %% Main
 
 
 def main(argv=None) -> dict:
-    parser = runtime.make_parser(__file__, __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST,
-                                 batch_size=BATCH_SIZE)
-    args = runtime.parse_args(parser, argv)
-    data = sequences.load_mnist(args, TRAIN_SIZE_FAST if args.fast else None)  # images (n, 28, 28)
-    log = sequences.TrainingLog(args, data)
+    args = runtime.parse_args(runtime.make_parser(
+        "rnn/rnn_mnist", __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST, batch_size=BATCH_SIZE), argv)
+    runtime.set_seed(args.seed)
+    run = runtime.RunContext.from_args(args)
+    data = sequences.load_mnist(run, TRAIN_SIZE_FAST if args.fast else None)  # images (n, 28, 28)
 
     rnn = SimpleRNNClassifier(RNN_UNITS)
-    sequences.require_shape("rnn_states for 3 digits (through SimpleRNNClassifier.states)",
-                            rnn.states(data.x_val[:3]), (3, STEPS, RNN_UNITS))
-    sequences.require_shape("the RNN's logits for 3 digits", rnn(data.x_val[:3]), (3, NUM_CLASSES))
-    runtime.say(args, f"\nThe simple RNN, by hand: {sequences.count_params(rnn):,} parameters")
-    rnn_classify, rnn_curve = train("rnn", rnn, RNN_LEARNING_RATE, data, args, log)
+    shapes.require("rnn_states for 3 digits (through SimpleRNNClassifier.states)",
+                   rnn.states(data.x_val[:3]), (3, STEPS, RNN_UNITS))
+    shapes.require("the RNN's logits for 3 digits", rnn(data.x_val[:3]), (3, NUM_CLASSES))
+    runtime.say(run, f"\nThe simple RNN, by hand: {sequences.count_params(rnn):,} parameters")
+    rnn_log = train("rnn", rnn, RNN_LEARNING_RATE, data, args, run)
 
     lstm = build_lstm(LSTM_UNITS)
-    sequences.require_shape("the LSTM's logits for 3 digits", lstm(data.x_val[:3]), (3, NUM_CLASSES))
+    shapes.require("the LSTM's logits for 3 digits", lstm(data.x_val[:3]), (3, NUM_CLASSES))
     if not args.quiet:
         lstm.summary()
-    lstm_classify, lstm_curve = train("lstm", lstm, LSTM_LEARNING_RATE, data, args, log)
+    lstm_log = train("lstm", lstm, LSTM_LEARNING_RATE, data, args, run)
 
     # The pictures: a digit read row by row, and the hidden states of one digit of each class.
     shown = sequences.digits_of_each_class(data)
     states = rnn.states(data.x_test[shown])  # (10, 28, RNN_UNITS)
     answers = tf.nn.softmax(rnn.classifier(states)).numpy()  # what it would say after each row
-    sequences.plot_reading(args, data.x_test[shown[2]], 2, answers[2])
-    sequences.plot_hidden_states(args, data.x_test[shown], states.numpy(), data.y_test[shown],
+    sequences.plot_reading(run, data.x_test[shown[2]], 2, answers[2])
+    sequences.plot_hidden_states(run, data.x_test[shown], states.numpy(), data.y_test[shown],
                                  rnn.initial_state(1).numpy()[0])
-    metrics = sequences.report(args, data, log, {
-        "rnn": ("simple RNN (by hand)", rnn_classify, sequences.count_params(rnn)),
-        "lstm": ("LSTM (Keras)", lstm_classify, sequences.count_params(lstm)),
-    })
+    metrics = sequences.report(run, data, {"rnn": ("simple RNN (by hand)", rnn, rnn_log),
+                                           "lstm": ("LSTM (Keras)", lstm, lstm_log)})
     # Every batch's training loss: the checker reads them for NaN, ascent or a stuck loss.
-    return {**metrics, "loss_curve": rnn_curve, "lstm_loss_curve": lstm_curve}
+    return {**metrics, **rnn_log.evidence(), "lstm_loss_curve": lstm_log.loss_curve}
 
 
 if __name__ == "__main__":

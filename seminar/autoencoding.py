@@ -1,10 +1,12 @@
 """The autoencoders chapter's plumbing, so that each exercise file shows only its encoder, its
 decoder and its training step:
 
-    data = autoencoding.load_mnist(args)                     # flat float32 pixels in [0, 1]
+    data = autoencoding.load_mnist(run)                      # flat float32 pixels in [0, 1]
     batches = autoencoding.training_batches(data.x_train, args.batch_size, args.seed)
-    log = autoencoding.EpochLog(args, data.x_val, reconstruct)   # loss and validation error per epoch
-    metrics = autoencoding.report(args, data, reconstruct, CODE_SIZE, log)
+    log = TrainingLog(run, epochs=args.epochs,               # and the validation error per epoch
+                      evaluate=autoencoding.validation(data.x_val, reconstruct))
+    ...                                                      # the training loop reports to log
+    return autoencoding.report(run, data, encode, decode, CODE_SIZE, log)
 
 Here too: principal component analysis with TensorFlow (:func:`fit_pca`, the linear baseline every
 autoencoder is compared with), the reconstruction error of any ``reconstruct`` function
@@ -18,19 +20,18 @@ Every error is the mean over pixels and images of ``(reconstruction - image) ** 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import math
 import pathlib
-import time
 
 import numpy as np
 
-from seminar import plots, runtime, vision
+from seminar import plots, runtime
+from seminar.mnist_splits import SIDE, MnistSplits, mnist_splits
 from seminar.plots import plot_image_rows
+from seminar.training_log import TrainingLog
 
-SIDE = vision.SIDE
 PIXELS = SIDE * SIDE
 EVAL_BATCH = 1000  # images per call of a reconstruct function when measuring
 
@@ -38,13 +39,13 @@ EVAL_BATCH = 1000  # images per call of a reconstruct function when measuring
 # ----------------------------------------------------------------------------------- data
 
 
-def load_mnist(args: argparse.Namespace | None = None) -> vision.MnistSplits:
+def load_mnist(run: runtime.RunContext | None = None) -> MnistSplits:
     """MNIST as flat rows: ``x_train`` (55000, 784), ``x_val`` (5000, 784), ``x_test`` (10000, 784),
-    float32 pixels in [0, 1] (``vision.mnist_splits``; the labels are there but unused)."""
-    data = vision.mnist_splits(flat=True)
-    if args is not None:
-        runtime.say(args, f"MNIST: {data.num_train} training, {len(data.x_val)} validation and "
-                          f"{len(data.x_test)} test digits, {PIXELS} pixels in [0, 1] each")
+    float32 pixels in [0, 1] (``mnist_splits``; the labels are there but unused)."""
+    data = mnist_splits(flat=True)
+    if run is not None:
+        runtime.say(run, f"MNIST: {data.num_train} training, {len(data.x_val)} validation and "
+                         f"{len(data.x_test)} test digits, {PIXELS} pixels in [0, 1] each")
     return data
 
 
@@ -65,14 +66,14 @@ def add_noise(images, noise: float, seed):
 
 
 def training_batches(images: np.ndarray, batch_size: int, seed: int, *, pairs: bool = False,
-                     noise: float = 0.0, image_shape: bool = False, endless: bool = False):
+                     noise: float = 0.0, image_shape: bool = False):
     """A ``tf.data.Dataset`` of shuffled training batches (reshuffled at each pass, from ``seed``).
 
-    By default it yields image batches ``(batch, 784)``, one pass over ``images`` per iteration, or
-    pass after pass without end with ``endless``. With ``pairs`` it yields ``(inputs, targets)`` for
-    ``model.fit`` and never ends (give fit ``steps_per_epoch``): the targets are the images
-    themselves and so are the inputs, or, with ``noise`` > 0, the images plus fresh Gaussian noise
-    at every pass (a denoising autoencoder).
+    By default it yields image batches ``(batch, 784)``, one pass over ``images`` per iteration
+    (``dataset.take(n)`` stops a pass after ``n`` batches). With ``pairs`` it yields
+    ``(inputs, targets)`` for ``model.fit`` and never ends (give fit ``steps_per_epoch``): the
+    targets are the images themselves and so are the inputs, or, with ``noise`` > 0, the images
+    plus fresh Gaussian noise at every pass (a denoising autoencoder).
     With ``image_shape`` the images are ``(batch, 28, 28, 1)``.
     """
     import tensorflow as tf
@@ -81,9 +82,8 @@ def training_batches(images: np.ndarray, batch_size: int, seed: int, *, pairs: b
     dataset = (tf.data.Dataset.from_tensor_slices(images)
                .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
                .batch(batch_size))
-    if pairs or endless:
-        dataset = dataset.repeat()
     if pairs:
+        dataset = dataset.repeat()
         if noise > 0:
             # One stateless seed per batch: (the run's seed, the batch's number since the start).
             numbered = tf.data.Dataset.zip((tf.data.Dataset.counter(), dataset))
@@ -97,13 +97,6 @@ def training_batches(images: np.ndarray, batch_size: int, seed: int, *, pairs: b
 def steps_per_pass(num_images: int, batch_size: int) -> int:
     """Batches in one pass over the training images (the last one may be smaller)."""
     return math.ceil(num_images / batch_size)
-
-
-def require_shape(what: str, value, expected: tuple) -> None:
-    """Raise a ValueError saying what was expected when ``value``'s shape is not ``expected``."""
-    shape = tuple(getattr(value, "shape", np.shape(value)))
-    if shape != tuple(expected):
-        raise ValueError(f"{what} must have shape {tuple(expected)}, got {shape}")
 
 
 # ----------------------------------------------------------------------------------- errors
@@ -229,119 +222,112 @@ def largest_angle_degrees(rows, components) -> float:
     return math.degrees(math.asin(min(sine, 1.0)))
 
 
-# ----------------------------------------------------------------------------------- training log
+# ----------------------------------------------------------------------------------- held out
 
 
-class EpochLog:
-    """Per epoch: the mean training loss, the validation reconstruction error (5000 held-out digits)
-    and the training time, wall and CPU (the validation pass is not counted). Prints one line per
-    epoch; ``keras_callback()`` drives it from ``model.fit``."""
+def validation(x_val: np.ndarray, reconstruct):
+    """The ``evaluate`` of a :class:`~seminar.training_log.TrainingLog`: after each epoch, the
+    reconstruction error of ``reconstruct`` on the 5000 validation digits, ``{"val_mse": ...}``."""
 
-    def __init__(self, args: argparse.Namespace, x_val: np.ndarray, reconstruct):
-        self.args = args
-        self.x_val = x_val
-        self.reconstruct = reconstruct
-        self.rows: list[dict] = []
-        self.train_seconds = 0.0
-        self.train_cpu_seconds = 0.0
-        self._started = None
+    def evaluate() -> dict:
+        return {"val_mse": mean_squared_error(reconstruct, x_val)}
 
-    def start(self) -> None:
-        self._started = (time.perf_counter(), time.process_time())
+    return evaluate
 
-    def stop(self) -> None:
-        if self._started is not None:
-            self.train_seconds += time.perf_counter() - self._started[0]
-            self.train_cpu_seconds += time.process_time() - self._started[1]
-            self._started = None
 
-    def end_epoch(self, loss) -> dict:
-        """Stop the clock, measure the validation error and print the epoch's line. ``loss`` is the
-        mean training loss of the epoch, or the list of its batch losses (tensors)."""
-        self.stop()
-        if isinstance(loss, (list, tuple)):
-            loss = vision.mean_of(loss)
-        row = {"epoch": len(self.rows) + 1, "loss": float(loss),
-               "val_mse": mean_squared_error(self.reconstruct, self.x_val),
-               "train_seconds": self.train_seconds}
-        self.rows.append(row)
-        runtime.say(self.args, f"  epoch {row['epoch']}: training loss {row['loss']:.5f}, validation "
-                               f"MSE {row['val_mse']:.5f} ({self.train_seconds:.1f} s of training)")
-        return row
+def distance_to_pca(pca: Pca, w_enc, w_dec):
+    """The ``evaluate`` of a linear autoencoder's log: after each epoch, how far its matrices are
+    from PCA's optimum: the largest principal angle between the decoder's span and the principal
+    subspace, in degrees, and the training error relative to PCA's (exact, from the covariance)."""
 
-    def column(self, name: str) -> list[float]:
-        return [row[name] for row in self.rows]
+    def evaluate() -> dict:
+        return {"largest_angle_degrees": largest_angle_degrees(w_dec, pca.components),
+                "train_mse_vs_pca": pca.linear_train_mse(w_enc, w_dec) / pca.train_mse()}
 
-    def keras_callback(self):
-        import keras
-
-        log = self
-
-        class EpochLogCallback(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                log.start()
-
-            def on_epoch_end(self, epoch, logs=None):
-                log.end_epoch((logs or {}).get("loss", float("nan")))
-
-        return EpochLogCallback()
+    return evaluate
 
 
 # ----------------------------------------------------------------------------------- report
 
 
-def report(args: argparse.Namespace, data: vision.MnistSplits, encode, decode, code_size: int,
-           log: EpochLog | None = None, *, name: str = "autoencoder", pca: Pca | None = None,
+def report(run: runtime.RunContext, data: MnistSplits, encode, decode, code_size: int,
+           log: TrainingLog, *, name: str = "autoencoder", pca: Pca | None = None,
            shown: int = 10) -> dict:
     """Measure ``decode(encode(x))`` on the 10000 test digits against two baselines, PCA with the
     same code size (fitted here with TensorFlow) and the mean training image; print the three
     errors; draw test digits above their reconstructions (``reconstructions.png``) and the training
-    curves (``loss_curves.png``); return the metrics with the evidence the checker measures itself
-    from: ``encode`` (images (n, 784) -> codes (n, code_size)), ``decode`` and ``code_size``."""
+    curves (``loss_curves.png``); write the history (``history.csv``); return the metrics with the
+    evidence the checker reads: the training log's loss curve, and ``encode`` (images (n, 784) ->
+    codes (n, code_size)), ``decode`` and ``code_size``, from which it measures the errors itself."""
     reconstruct = through_code(encode, decode, code_size)
     test_mse = mean_squared_error(reconstruct, data.x_test)
     baseline = mean_image_mse(data.x_train, data.x_test)
     pca = pca if pca is not None else fit_pca(data.x_train, code_size)
     pca_mse = mean_squared_error(pca.reconstruct, data.x_test)
     width = max(len(name), 20)
-    runtime.say(args, f"Test reconstruction error (per-pixel MSE, {len(data.x_test)} digits):")
-    runtime.say(args, f"  {name:<{width}} {test_mse:.5f}   (code size {code_size})")
-    runtime.say(args, f"  {f'PCA, {code_size} components':<{width}} {pca_mse:.5f}")
-    runtime.say(args, f"  {'mean training image':<{width}} {baseline:.5f}")
+    runtime.say(run, f"Test reconstruction error (per-pixel MSE, {len(data.x_test)} digits), after "
+                     f"{log.train_seconds:.1f} s of training:")
+    runtime.say(run, f"  {name:<{width}} {test_mse:.5f}   (code size {code_size})")
+    runtime.say(run, f"  {f'PCA, {code_size} components':<{width}} {pca_mse:.5f}")
+    runtime.say(run, f"  {'mean training image':<{width}} {baseline:.5f}")
     originals = data.x_test[:shown]
-    plot_image_rows(args, [("test digit", originals), (name, _as_rows(reconstruct(originals))),
-                           (f"PCA-{code_size}", pca.reconstruct(originals))],
+    plot_image_rows(run, [("test digit", originals), (name, _as_rows(reconstruct(originals))),
+                          (f"PCA-{code_size}", pca.reconstruct(originals))],
                     "reconstructions.png",
                     f"Test digits and their reconstructions from a code of {code_size} numbers")
+    log.write_csv()
+    plot_training_curves(run, log, {f"PCA-{code_size} (test)": pca_mse, "mean image (test)": baseline})
     metrics = {"test_mse": test_mse, "mean_image_mse": baseline, "pca_mse": pca_mse,
-               "mse_vs_mean_image": test_mse / baseline, "mse_vs_pca": test_mse / pca_mse}
-    if log is not None and log.rows:
-        plot_training_curves(args, log, {f"PCA-{code_size} (test)": pca_mse,
-                                         "mean image (test)": baseline})
-        metrics.update(final_loss=log.rows[-1]["loss"], val_mse=log.rows[-1]["val_mse"],
-                       train_seconds=log.train_seconds, train_cpu_seconds=log.train_cpu_seconds)
+               "mse_vs_mean_image": test_mse / baseline, "mse_vs_pca": test_mse / pca_mse,
+               **held_out(log), **log.evidence(), **log.summary(data.num_train)}
     # The evidence: the checker measures the errors itself with these (see measure_test_mse).
     metrics.update(encode=encode, decode=decode, code_size=int(code_size))
     return metrics
+
+
+def held_out(log: TrainingLog) -> dict:
+    """What the log's ``evaluate`` measured after the last epoch (the validation error, the
+    distance to PCA), without the training figures of the row."""
+    return {key: value for key, value in log.rows[-1].items()
+            if key not in ("epoch", "loss", "epoch_seconds", "train_seconds")}
 
 
 def _as_rows(images) -> np.ndarray:
     return np.asarray(images, np.float32).reshape(-1, PIXELS)
 
 
+def denoising_report(run: runtime.RunContext, images: np.ndarray, reconstruct, noise: float,
+                     seed: int, shown: int = 10) -> dict:
+    """A denoising autoencoder on ``images`` (the test digits) with Gaussian noise of deviation
+    ``noise`` (drawn from ``seed``, apart from the training's noise): the error of the noisy
+    images and of their reconstructions against the clean ones, printed, returned and drawn
+    (``denoising.png``: noisy inputs, outputs, originals)."""
+    noisy = add_noise(images, noise, [seed, 2**31 - 1]).numpy()
+    metrics = {"noisy_input_mse": float(np.mean((noisy - images) ** 2)),
+               "denoised_mse": mean_squared_error(reconstruct, noisy, images)}
+    runtime.say(run, f"Noisy test digits: error {metrics['noisy_input_mse']:.5f} before, "
+                     f"{metrics['denoised_mse']:.5f} after the autoencoder")
+    plot_image_rows(run, [("noisy input", noisy[:shown]), ("output", reconstruct(noisy[:shown])),
+                          ("original", images[:shown])],
+                    "denoising.png", f"Denoising: test digits with Gaussian noise of deviation {noise}")
+    return metrics
+
+
 # ----------------------------------------------------------------------------------- pictures
 
 
-def plot_training_curves(args: argparse.Namespace, log: EpochLog, baselines: dict[str, float],
+def plot_training_curves(run: runtime.RunContext, log: TrainingLog, baselines: dict[str, float],
                          filename: str = "loss_curves.png") -> pathlib.Path:
-    """Training loss and validation error per epoch, with the baselines' test errors as lines."""
-    plt = plots.pyplot(args)
+    """Training loss and validation error per epoch (when the log measured it), with the
+    baselines' test errors as lines."""
+    plt = plots.pyplot(run)
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     epochs = log.column("epoch")
     ax.plot(epochs, log.column("loss"), "o-", label="training loss (mean over the epoch)")
-    ax.plot(epochs, log.column("val_mse"), "s-", label="validation MSE (after the epoch)")
+    if log.column("val_mse"):
+        ax.plot(epochs, log.column("val_mse"), "s-", label="validation MSE (after the epoch)")
     for (label, value), style in zip(baselines.items(), ["--", ":", "-."]):
         ax.axhline(value, linestyle=style, color="0.4", label=f"{label}: {value:.4f}")
     ax.set_yscale("log")
@@ -354,31 +340,33 @@ def plot_training_curves(args: argparse.Namespace, log: EpochLog, baselines: dic
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     ax.set_title("Reconstruction error during training")
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)
 
 
-def plot_subspace_curves(args: argparse.Namespace, steps: list[int], angles: list[float],
-                         ratios: list[float], filename: str = "subspace_curves.png") -> pathlib.Path:
-    """A linear autoencoder converging to PCA: the largest principal angle to the top-k principal
-    subspace and the training error relative to PCA's, against the training step."""
-    plt = plots.pyplot(args)
+def plot_subspace_curves(run: runtime.RunContext, log: TrainingLog,
+                         filename: str = "subspace_curves.png") -> pathlib.Path:
+    """A linear autoencoder converging to PCA, from its log (:func:`distance_to_pca`): the
+    largest principal angle to the top-k principal subspace and the training error relative to
+    PCA's, after each epoch."""
+    plt = plots.pyplot(run)
+    epochs = log.column("epoch")
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    left.plot(steps, angles, "o-")
+    left.plot(epochs, log.column("largest_angle_degrees"), "o-")
     left.set_yscale("log")
-    left.set_xlabel("training step")
     left.set_ylabel("degrees")
     left.set_title("Largest angle to the principal subspace")
-    right.plot(steps, np.maximum(np.asarray(ratios) - 1.0, 1e-12), "o-")  # > 0: PCA is the optimum
+    ratios = np.asarray(log.column("train_mse_vs_pca"))
+    right.plot(epochs, np.maximum(ratios - 1.0, 1e-12), "o-")  # > 0: PCA is the optimum
     right.set_yscale("log")
-    right.set_xlabel("training step")
     right.set_ylabel("MSE / PCA's MSE - 1")
     right.set_title("Training error above PCA's optimum")
     for ax in (left, right):
+        ax.set_xlabel("epoch (a pass over the training images)")
         ax.grid(alpha=0.3, which="both")
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)
 
 
-def plot_directions(args: argparse.Namespace, decoder_weights: np.ndarray, pca: Pca, angle: float,
+def plot_directions(run: runtime.RunContext, decoder_weights: np.ndarray, pca: Pca, angle: float,
                     filename: str = "directions.png") -> pathlib.Path:
     """A linear decoder's k directions (the rows of its (k, 784) matrix) beside the k principal
     components, and each component projected on the decoder's span: the decoder's own rows are
@@ -390,13 +378,13 @@ def plot_directions(args: argparse.Namespace, decoder_weights: np.ndarray, pca: 
     projected = (components @ right.T) @ right
     k = len(components)
     return plot_image_rows(
-        args, [("principal\ncomponents", components), ("decoder\nrows", weights),
-               ("components\nprojected on\nthe decoder's\nspan", projected)],
+        run, [("principal\ncomponents", components), ("decoder\nrows", weights),
+              ("components\nprojected on\nthe decoder's\nspan", projected)],
         filename, f"{k} principal components and a linear decoder's {k} directions "
                   f"(largest angle between the spans: {angle:.2f} degrees)", signed=True)
 
 
-def plot_code_walks(args: argparse.Namespace, encode, decode, images: np.ndarray,
+def plot_code_walks(run: runtime.RunContext, encode, decode, images: np.ndarray,
                     pairs: list[tuple[int, int]], steps: int = 10,
                     filename: str = "code_walk.png") -> pathlib.Path:
     """For each pair (i, j) of ``images`` (n, 784): decode the codes (1 - t) f(x_i) + t f(x_j) for
@@ -410,7 +398,7 @@ def plot_code_walks(args: argparse.Namespace, encode, decode, images: np.ndarray
         walk = (1.0 - t) * codes[0] + t * codes[1]
         rows.append((f"code space\ntest #{first} -> #{second}", _as_rows(decode(walk))))
         rows.append(("pixel space", (1.0 - t) * images[first] + t * images[second]))
-    return plot_image_rows(args, rows, filename,
+    return plot_image_rows(run, rows, filename,
                            "Walks between test digits: decoded mixtures of their codes, "
                            "and mixtures of their pixels")
 
@@ -420,7 +408,7 @@ def plot_code_walks(args: argparse.Namespace, encode, decode, images: np.ndarray
 # What the checker runs (registered in seminar/measures.py): each takes a measures.Context, reads
 # the evidence main() returned and computes the metric from data loaded here, never from main()'s
 # numbers. The reference (test images, training mean, PCA of the 55000 training images of
-# vision.mnist_splits, in float64 with NumPy) is computed once per process.
+# mnist_splits, in float64 with NumPy) is computed once per process.
 
 
 @dataclasses.dataclass
@@ -438,7 +426,7 @@ def _reference() -> _Reference:
 
     (_, _), (x_test, _) = mnist.load()
     test = x_test.reshape(-1, PIXELS).astype(np.float32) / 255.0
-    train = vision.mnist_splits(flat=True).x_train
+    train = mnist_splits(flat=True).x_train
     n = len(train)
     sums = np.zeros(PIXELS)
     products = np.zeros((PIXELS, PIXELS))

@@ -236,15 +236,9 @@ def student_lines(error: BaseException, path: pathlib.Path) -> list[int]:
     traceback and from the error's message (TensorFlow quotes the user's code there for an error
     inside a ``tf.function``, where the traceback itself shows only its generated code)."""
     path = pathlib.Path(path).resolve()
-    lines = [f.lineno for f in traceback.extract_tb(error.__traceback__)
-             if pathlib.Path(f.filename).resolve() == path]
-    for match in _FILE_LINE.finditer(str(error)):
-        try:
-            same = pathlib.Path(match.group("file")).resolve() == path
-        except (OSError, ValueError):
-            same = False
-        if same:
-            lines.append(int(match.group("line")))
+    lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if _in_file(f.filename, path)]
+    lines += [int(match.group("line")) for match in _FILE_LINE.finditer(str(error))
+              if _in_file(match.group("file"), path)]
     return lines
 
 
@@ -252,8 +246,8 @@ def student_traceback(error: BaseException, path: pathlib.Path) -> str:
     """The traceback cut to the frames in the student's file (all frames if none is there), led by
     the innermost line of the student's file, also when TensorFlow hid it in its message."""
     path = pathlib.Path(path).resolve()
-    frames = traceback.extract_tb(error.__traceback__)
-    own = [f for f in frames if pathlib.Path(f.filename).resolve() == path]
+    frames = traceback.extract_tb(traceback_at_student_frame(error, path))
+    own = [f for f in frames if _in_file(f.filename, path)]
     shown = traceback.StackSummary.from_list(own or frames).format()
     text = "".join(shown) + "".join(traceback.format_exception_only(type(error), error))
     lines = student_lines(error, path)
@@ -270,14 +264,23 @@ def _error_line(error: BaseException) -> str:
     return lines[-1].strip() if lines else ""
 
 
+def _in_file(filename: str, path: pathlib.Path) -> bool:
+    """Whether a frame's ``filename`` is the student's file ``path`` (resolved)."""
+    try:
+        return pathlib.Path(filename).resolve() == path
+    except (OSError, ValueError):
+        return False
+
+
 def traceback_at_student_frame(error: BaseException, path: pathlib.Path):
-    """The error's traceback cut after the last frame in the student's file, so that a debugger
-    opens on the student's failing line rather than deep inside TensorFlow."""
+    """The one place where a traceback is cut: after the last frame in the student's file (left
+    whole if none is there), so that a debugger opens on the student's failing line rather than
+    deep inside TensorFlow, and :func:`student_traceback` shows nothing beyond it."""
     path = pathlib.Path(path).resolve()
     last_own = None
     entry = error.__traceback__
     while entry is not None:
-        if pathlib.Path(entry.tb_frame.f_code.co_filename).resolve() == path:
+        if _in_file(entry.tb_frame.f_code.co_filename, path):
             last_own = entry
         entry = entry.tb_next
     if last_own is not None:

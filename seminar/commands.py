@@ -16,219 +16,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
-import json
 import os
 import pathlib
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
-from seminar import isolation, runtime, skeleton, sweep
-from seminar.manifest import REPO_ROOT, Exercise, ManifestError, load
+from seminar import isolation, progress_file, runtime, skeleton, sweep
+from seminar.git_files import committed_text
+from seminar.manifest import Exercise, ManifestError, load, shown_path
 
-PROGRESS_PATH = REPO_ROOT / ".seminar-progress.json"
-STATUSES = ("passing", "failing")
-
-
-# ---------------------------------------------------------------- progress file
-#
-# Several commands may run at once (a `watch` in one terminal, a `check` or `hint` in another), so
-# every change goes through update_progress: read, change and write under an exclusive lock on a
-# file beside the progress file, the write itself atomic. The lock is held for milliseconds, never
-# while an exercise runs.
-
-try:  # POSIX
-    import fcntl
-    msvcrt = None
-except ModuleNotFoundError:  # Windows
-    import msvcrt
-    fcntl = None
-
-_warned: set[str] = set()  # each warning once per process, not once per read
-
-
-def _warn(message: str) -> None:
-    if message not in _warned:
-        _warned.add(message)
-        print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
-def _empty_progress() -> dict:
-    return {"status": {}, "hints_seen": {}}
-
-
-def _is_valid_progress(data) -> bool:
-    """True for what write_progress writes: an object whose "status" maps ids to "passing" or
-    "failing", whose "hints_seen" maps ids to counts >= 0 and whose "checked" maps ids to the
-    SHA-256 of the file as it was checked (each may be missing)."""
-    if not isinstance(data, dict):
-        return False
-    status, hints = data.get("status", {}), data.get("hints_seen", {})
-    checked = data.get("checked", {})
-    return (isinstance(status, dict) and isinstance(hints, dict) and isinstance(checked, dict)
-            and all(isinstance(k, str) and v in STATUSES for k, v in status.items())
-            and all(isinstance(k, str) and type(v) is int and v >= 0 for k, v in hints.items())
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in checked.items()))
-
-
-def read_progress(path: pathlib.Path | None = None) -> dict:
-    """The student's ticks and hint counters. A missing file is an empty one; so is a damaged one
-    (not JSON, or not the shape written here), with a warning: a bad file must not stop every
-    command until someone finds and deletes it. The next update replaces it."""
-    path = path or PROGRESS_PATH
-    try:
-        raw = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):  # no progress yet
-        return _empty_progress()
-    except OSError as error:
-        _warn(f"cannot read your progress in {_shown(path)} ({error.strerror or error}); "
-              f"starting from none")
-        return _empty_progress()
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError is a ValueError too
-        data = None
-    if not _is_valid_progress(data):
-        _warn(f"{_shown(path)} is damaged; your progress counts as empty and the file is "
-              f"replaced at the next check, hint or reset")
-        return _empty_progress()
-    data.setdefault("status", {})
-    data.setdefault("hints_seen", {})
-    return data
-
-
-def write_progress(data: dict, path: pathlib.Path | None = None) -> bool:
-    """Write atomically (a temporary file, then a rename), so an interrupted write never leaves
-    half a file. Returns False, after a one-line warning, when the file cannot be written (a
-    read-only repository, a full disk): losing a tick must not hide a check's verdict."""
-    path = path or PROGRESS_PATH
-    temporary = None
-    try:
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".progress-", suffix=".tmp",
-                                         delete=False, encoding="utf-8") as handle:
-            temporary = handle.name
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-        _warn(f"your progress was not saved: cannot write {_shown(path)} "
-              f"({error.strerror or error})")
-        return False
-    return True
-
-
-def _lock_file(handle) -> None:
-    """Block until this process holds the exclusive lock on the open file ``handle``."""
-    if fcntl is not None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        return
-    handle.seek(0)
-    for attempt in range(6):  # Windows: LK_LOCK gives up after about 10 seconds; a minute in all
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-            return
-        except OSError:
-            if attempt == 5:
-                raise
-
-
-def _unlock_file(handle) -> None:
-    if fcntl is not None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    else:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-
-
-@contextlib.contextmanager
-def progress_lock(path: pathlib.Path | None = None):
-    """Hold the exclusive lock on the progress file ``path`` (through ``PATH.lock`` beside it: the
-    progress file itself is replaced at each write, so it cannot carry the lock). Yields True, or
-    False after a warning when the lock file cannot be opened (a read-only repository): the
-    caller then works unlocked, which is all one can do there."""
-    path = path or PROGRESS_PATH
-    lock_path = path.with_name(path.name + ".lock")
-    try:
-        handle = open(lock_path, "a+b")
-    except OSError as error:
-        _warn(f"your progress will not be saved: cannot write {_shown(lock_path)} "
-              f"({error.strerror or error})")
-        yield False
-        return
-    with handle:
-        try:
-            _lock_file(handle)
-        except OSError as error:  # a file system without locks: better unlocked than nothing
-            _warn(f"cannot lock {_shown(lock_path)} ({error.strerror or error}); commands "
-                  f"running at the same time may lose each other's progress")
-            yield True
-            return
-        try:
-            yield True
-        finally:
-            _unlock_file(handle)
-
-
-def update_progress(change, path: pathlib.Path | None = None) -> dict:
-    """Apply ``change(progress)`` (it edits the dict in place) to the progress file, read, changed
-    and written under the lock, so that two commands running at once never lose each other's
-    update. Returns the changed progress, also when it could not be saved (after a warning)."""
-    path = path or PROGRESS_PATH
-    with progress_lock(path) as locked:
-        progress = read_progress(path)
-        change(progress)
-        if locked:
-            write_progress(progress, path)
-    return progress
-
-
-def record_status(exercise_id: str, status: str, path: pathlib.Path | None = None,
-                  digest: str | None = None) -> None:
-    """Record an exercise's check verdict, "passing" or "failing", in the progress file, and the
-    ``digest`` of the file checked, so that ``list`` can tell when it changed since."""
-    if status not in STATUSES:
-        raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
-
-    def change(progress: dict) -> None:
-        progress["status"][exercise_id] = status
-        if digest is not None:
-            progress.setdefault("checked", {})[exercise_id] = digest
-
-    update_progress(change, path)
-
-
-def file_digest(path: pathlib.Path) -> str | None:
-    """SHA-256 of a file's bytes (None if it cannot be read)."""
-    try:
-        return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def _shown(path: pathlib.Path) -> str:
-    """A path as the student would type it: relative to the repository when inside it."""
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
-def status_of(exercise: Exercise, progress: dict) -> str:
-    return progress["status"].get(exercise.id, "not started")
-
-
-def changed_since_check(exercise: Exercise, progress: dict) -> bool:
-    """Whether the student's file differs from the one its last check judged."""
-    recorded = progress.get("checked", {}).get(exercise.id)
-    return (recorded is not None and exercise.id in progress["status"]
-            and file_digest(exercise.exercise_path) != recorded)
 
 
 # ---------------------------------------------------------------- commands
@@ -236,11 +34,11 @@ def changed_since_check(exercise: Exercise, progress: dict) -> bool:
 
 def cmd_list(args: argparse.Namespace) -> int:
     manifest = load()
-    progress = read_progress()
+    progress = progress_file.read_progress()
     rows = {}  # exercise id -> (mark, state shown)
     for exercise in manifest.exercises:
-        state = status_of(exercise, progress)
-        if changed_since_check(exercise, progress):  # saved since: the verdict is stale
+        state = progress_file.status_of(exercise, progress)
+        if progress_file.changed_since_check(exercise, progress):  # saved since: the verdict is stale
             rows[exercise.id] = ("[~]", f"changed since its {state} check")
         else:
             rows[exercise.id] = ({"passing": "[x]", "failing": "[!]"}.get(state, "[ ]"), state)
@@ -262,14 +60,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _next_exercise(progress: dict) -> Exercise | None:
     for exercise in load().exercises:
-        if status_of(exercise, progress) != "passing":
+        if progress_file.status_of(exercise, progress) != "passing":
             return exercise
     return None
 
 
 def _chosen_exercise(exercise_id: str | None) -> Exercise | None:
     """The exercise named, or the first one in course order that is not passing yet."""
-    return load().get(exercise_id) if exercise_id else _next_exercise(read_progress())
+    return load().get(exercise_id) if exercise_id else _next_exercise(progress_file.read_progress())
 
 
 def report_outcome(exercise: Exercise, outcome: isolation.Outcome) -> None:
@@ -318,15 +116,15 @@ def check_once(exercise: Exercise, path: pathlib.Path, *, seed: int | None = Non
     """Check one file against the exercise's thresholds in a child process (see
     :mod:`seminar.isolation`); print one clear verdict; return the exit status (0 pass, 1 fail).
     ``record`` updates the student's progress file. ``time_limit`` defaults to the exercise's."""
-    print(f"Checking {exercise.id}: {_shown(path)}", flush=True)
+    print(f"Checking {exercise.id}: {shown_path(path)}", flush=True)
     limit = exercise.time_limit() if time_limit is None else time_limit
-    digest = file_digest(path)  # the file as checked: saving it during the check makes it "changed"
+    digest = progress_file.file_digest(path)  # the file as checked: saving it during the check makes it "changed"
     output_dir = _writable(runtime.default_output_dir(exercise.id))  # the plots, kept to look at
     outcome = isolation.run(exercise, path, seed=seed, quiet=quiet, pdb=pdb, time_limit=limit,
                             output_dir=output_dir)
     report_outcome(exercise, outcome)
     if record:
-        record_status(exercise.id, "passing" if outcome.passed else "failing", digest=digest)
+        progress_file.record_status(exercise.id, "passing" if outcome.passed else "failing", digest=digest)
     print(("PASS " if outcome.passed else "FAIL ") + exercise.id)
     if outcome.kind == "ran" and not outcome.passed:
         print(f"Hint: python -m seminar hint {exercise.id}")
@@ -377,7 +175,7 @@ def watch(exercise: Exercise, *, interval: float = 0.5, max_runs: int | None = N
                 print("\n" + "-" * 72, flush=True)
                 status = check_once(exercise, path, seed=seed)
                 runs += 1
-                print(f"\nWatching {_shown(path)}: save it to check again, Ctrl-C to stop.",
+                print(f"\nWatching {shown_path(path)}: save it to check again, Ctrl-C to stop.",
                       flush=True)
             else:
                 sleep(interval)
@@ -481,11 +279,11 @@ def cmd_reset(args: argparse.Namespace, ask=input) -> int:
         try:
             backup = _keep_backup(target, current)
         except OSError as error:
-            print(f"error: cannot write a backup of your file in {_shown(target.parent)} "
+            print(f"error: cannot write a backup of your file in {shown_path(target.parent)} "
                   f"({_reason(error)}): nothing changed. Make the folder writable, or move your "
                   f"file elsewhere yourself, then reset again.", file=sys.stderr)
             return 1
-        print(f"Your file is kept as {_shown(backup)}")
+        print(f"Your file is kept as {shown_path(backup)}")
     try:
         target.write_text(original, encoding="utf-8")
     except OSError as error:
@@ -497,7 +295,7 @@ def cmd_reset(args: argparse.Namespace, ask=input) -> int:
         progress["status"].pop(exercise.id, None)
         progress.get("checked", {}).pop(exercise.id, None)
 
-    update_progress(forget)
+    progress_file.update_progress(forget)
     print(f"{exercise.exercise} is the original skeleton again.")
     return 0
 
@@ -510,7 +308,7 @@ def cmd_hint(args: argparse.Namespace) -> int:
         seen = progress["hints_seen"].get(exercise.id, 0)
         progress["hints_seen"][exercise.id] = min(seen, last) + 1
 
-    index = update_progress(one_more)["hints_seen"][exercise.id] - 1
+    index = progress_file.update_progress(one_more)["hints_seen"][exercise.id] - 1
     print(f"Hint {index + 1}/{len(exercise.hints)} for {exercise.id}: {exercise.hints[index]}")
     if index == last:
         print("(that was the last hint)")
@@ -571,19 +369,9 @@ def cmd_seeds(args: argparse.Namespace) -> int:
                             time_limit=args.time_limit, variant=args.file)
         failures += table.failures
         csv_path = sweep.write_csv(table, args.csv_dir or sweep.default_csv_dir())
-        print(f"table written to {_shown(csv_path)}\n", flush=True)
+        print(f"table written to {shown_path(csv_path)}\n", flush=True)
     return 0 if failures == 0 else 1
 
-
-def committed_text(path: pathlib.Path) -> str | None:
-    """The file as committed in git's HEAD, or None (not committed, or no git)."""
-    relative = path.resolve().relative_to(REPO_ROOT).as_posix()
-    try:
-        shown = subprocess.run(["git", "-C", str(REPO_ROOT), "show", f"HEAD:{relative}"],
-                               capture_output=True, text=True, check=False)
-    except OSError:
-        return None
-    return shown.stdout if shown.returncode == 0 else None
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -608,10 +396,20 @@ def cmd_build(args: argparse.Namespace) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(wanted, encoding="utf-8")
         print(f"wrote {exercise.exercise}")
+    # The README's generated parts (course map, threshold tables) from the manifest and the sweep
+    # tables in benchmarks/seeds/; imported here because only this command needs pandas.
+    from seminar import readme_tables
+    try:
+        readme_parts = readme_tables.update_readme(readme_tables.README_PATH, check=args.check)
+    except readme_tables.ReadmeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.check:
-        for name in stale:
+        for name in stale + readme_parts:
             print(f"out of date: {name} (run: python -m seminar build)")
-        return 1 if stale else 0
+        return 1 if stale or readme_parts else 0
+    for part in readme_parts:
+        print(f"wrote {part}")
     for name in refused:
         print(f"left alone: {name} has changes that are not committed (your work?); "
               f"commit or move them, or pass --force to overwrite")
@@ -637,7 +435,7 @@ def cmd_curves(args: argparse.Namespace) -> int:
         path = feedback.write_reference(exercise, result.loss_curve, result.loss_curve_unit,
                                         result.seconds, exercise.test_seed)
         print(f"{exercise.id}: {len(result.loss_curve)} points, {result.seconds:.1f} s -> "
-              f"{_shown(path)}", flush=True)
+              f"{shown_path(path)}", flush=True)
     return 0
 
 
@@ -716,9 +514,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where the CSV tables go (default: outputs/seeds)")
     seeds.set_defaults(func=cmd_seeds)
 
-    build = commands.add_parser("build", help="regenerate *_exo.py skeletons from the solutions")
-    build.add_argument("ids", nargs="*")
-    build.add_argument("--check", action="store_true", help="only report skeletons that are out of date")
+    build = commands.add_parser("build", help="regenerate *_exo.py skeletons from the solutions, and the "
+                                              "README's course map and threshold tables")
+    build.add_argument("ids", nargs="*", help="only these skeletons (the README is always brought up to date)")
+    build.add_argument("--check", action="store_true",
+                       help="only report skeletons and README parts that are out of date (exit 1)")
     build.add_argument("--force", action="store_true", help="overwrite skeletons with uncommitted changes")
     build.set_defaults(func=cmd_build)
 

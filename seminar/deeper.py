@@ -1,12 +1,13 @@
 """Fashion-MNIST plumbing for ``convnets/going_deeper``: the data, the LeNet-5 baseline trained on the
-same images, the training loop both networks share, the side-by-side report, the pictures and the
+same images, the training both networks share, the side-by-side report, the pictures and the
 checker's measure. The exercise file keeps only the lesson: the Inception module and the deeper
 network built from it.
 
     data = deeper.fashion_splits(train_size=12000)      # pixels / 255, (n, 28, 28, 1) float32
-    lenet, lenet_run = deeper.train_lenet(args, data)   # the baseline, same data, same epochs
-    run = deeper.train(args, model, data, "deeper")     # compile + model.fit, timed per epoch
-    metrics = deeper.report(args, data, model, run, lenet, lenet_run)
+    lenet = deeper.build_lenet()                        # the baseline, same data, same epochs
+    lenet_log = deeper.train(run, lenet, data, "lenet", epochs=5, batch_size=128, learning_rate=3e-3)
+    log = deeper.train(run, model, data, "inception", epochs=5, batch_size=128, learning_rate=3e-3)
+    metrics = deeper.report(run, data, model, log, lenet, lenet_log)
 
 Pixels are ``pixel / 255`` in [0, 1] and nothing else: the deeper network normalises inside (batch
 normalisation after its first convolution), and the ``classify`` function main() returns takes
@@ -15,23 +16,18 @@ those same [0, 1] images, so the checker needs to know no statistics of the trai
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import math
 import pathlib
 
 import numpy as np
 
-from seminar import plots, runtime, vision
+from seminar import mnist_splits, plots, runtime
 from seminar.measures import Context, EvidenceError
+from seminar.mnist_splits import NUM_CLASSES, SIDE, VALIDATION_SIZE, MnistSplits
+from seminar.training_log import TrainingLog
 
-NUM_CLASSES = 10
-SIDE = 28
-# The same fixed split as MNIST's (vision.SPLIT_SEED): 5000 of the 60000 training images held out
-# for validation whatever the run's seed; the 10000 test images are measured once, at the end.
-VALIDATION_SIZE = vision.VALIDATION_SIZE
-SPLIT_SEED = vision.SPLIT_SEED
 MEASURE_BATCH = 2000
+LABELS = {"lenet": "LeNet-5", "inception": "Inception net"}  # how the report names each network
 
 
 def class_names() -> tuple[str, ...]:
@@ -44,26 +40,15 @@ def class_names() -> tuple[str, ...]:
 
 
 def fashion_splits(*, train_size: int | None = None,
-                   validation_size: int = VALIDATION_SIZE) -> vision.MnistSplits:
-    """Fashion-MNIST as ``vision.MnistSplits``: images ``(n, 28, 28, 1)`` float32 ``pixel / 255``,
-    labels int32 0..9; ``validation_size`` training images held out with a fixed shuffle;
-    ``train_size`` keeps only that many of the remaining ones (the fast run)."""
+                   validation_size: int = VALIDATION_SIZE) -> MnistSplits:
+    """Fashion-MNIST split as MNIST is (``mnist_splits``, the same fixed shuffle): images ``(n, 28,
+    28, 1)`` float32 ``pixel / 255``, labels int32 0..9; ``validation_size`` training images held out
+    whatever the run's seed; ``train_size`` keeps only that many of the remaining ones (the fast
+    run). The 10000 test images are measured once, at the end."""
     from datasets import fashion_mnist
 
-    (x_train, y_train), (x_test, y_test) = fashion_mnist.load()
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(x_train))
-    val_index, train_index = order[:validation_size], order[validation_size:]
-    if train_size is not None:
-        if not 1 <= train_size <= len(train_index):
-            raise ValueError(f"train_size must be between 1 and {len(train_index)}, got {train_size}")
-        train_index = train_index[:train_size]
-
-    def images(raw):
-        return (raw.astype(np.float32) / 255.0).reshape(-1, SIDE, SIDE, 1)
-
-    return vision.MnistSplits(images(x_train[train_index]), y_train[train_index].astype(np.int32),
-                              images(x_train[val_index]), y_train[val_index].astype(np.int32),
-                              images(x_test), y_test.astype(np.int32), "pixel / 255")
+    return mnist_splits.mnist_splits(source=fashion_mnist, train_size=train_size,
+                                     validation_size=validation_size)
 
 
 # ------------------------------------------------------------------------------ the baseline
@@ -145,58 +130,26 @@ def check_classifier(model) -> None:
 # ------------------------------------------------------------------------------ training
 
 
-@dataclasses.dataclass
-class Run:
-    """One trained network: its name, clock (per-epoch history and time), epochs and data size."""
-
-    name: str
-    clock: vision.EpochClock
-    epochs: int
-    num_train: int
-    cpu_per_epoch: list
-
-    def summary(self) -> dict:
-        return {"epoch_seconds": self.clock.train_seconds / self.epochs,
-                "epoch_cpu_seconds": self.clock.train_cpu_seconds / self.epochs}
-
-
-def train(args: argparse.Namespace, model, data: vision.MnistSplits, name: str,
-          epochs: int | None = None) -> Run:
-    """Adam at ``args.learning_rate`` decayed to 0 along a cosine, batches of ``args.batch_size``,
-    cross-entropy on the logits; ``model.fit`` with the epoch clock (validation accuracy after each
-    epoch, training seconds without it). Both networks go through here: a like-for-like table."""
+def train(run, model, data: MnistSplits, name: str, *, epochs: int, batch_size: int,
+          learning_rate: float) -> TrainingLog:
+    """Adam at ``learning_rate`` decayed to 0 along a cosine, batches of ``batch_size``,
+    cross-entropy on the logits, by ``model.fit``; validation accuracy after each epoch. Both
+    networks go through here: a like-for-like table. Returns the run's log (``name``: "lenet" or
+    "inception", its TensorBoard folder)."""
     import keras
 
-    epochs = epochs or args.epochs
-    steps = math.ceil(data.num_train / args.batch_size) * epochs
-    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
+    steps = math.ceil(data.num_train / batch_size) * epochs
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
-    clock = vision.EpochClock(args, data)
-    cpu_per_epoch: list[float] = []
-
-    class Progress(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            row = clock.rows[-1]
-            cpu_per_epoch.append(clock.train_cpu_seconds - sum(cpu_per_epoch))
-            # On its own line: Keras's progress bar has not ended its line yet.
-            runtime.say(args, f"\n  {name} epoch {epoch + 1}/{epochs}: {row['epoch_seconds']:.1f} s "
-                              f"({cpu_per_epoch[-1]:.1f} CPU s), validation accuracy "
-                              f"{row['val_accuracy']:.4f}")
-
-    runtime.say(args, f"Training {name} ({model.count_params()} parameters) for {epochs} epochs on "
-                      f"{data.num_train} images")
-    model.fit(data.x_train, data.y_train, batch_size=args.batch_size, epochs=epochs,
-              callbacks=[vision.keras_clock_callback(clock), Progress()],
-              verbose=0 if args.quiet else 1)
-    return Run(name, clock, epochs, data.num_train, cpu_per_epoch)
-
-
-def train_lenet(args: argparse.Namespace, data: vision.MnistSplits):
-    """The baseline: LeNet-5 with the same data, epochs, batch size and learning-rate schedule."""
-    model = build_lenet()
-    return model, train(args, model, data, "LeNet-5")
+    log = TrainingLog(run, epochs=epochs, name=name,
+                      evaluate=mnist_splits.validation(data, model.predict_on_batch))
+    runtime.say(run, f"Training {LABELS.get(name, name)} ({model.count_params()} parameters) for "
+                     f"{epochs} epochs on {data.num_train} images")
+    model.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=epochs,
+              callbacks=[log.keras_callback()], verbose=0 if run.quiet else 1)
+    return log
 
 
 # ------------------------------------------------------------------------------ report
@@ -214,71 +167,74 @@ def logits_function(model):
     return classify
 
 
-def report(args: argparse.Namespace, data: vision.MnistSplits, model, run: Run, lenet,
-           lenet_run: Run) -> dict:
+def report(run, data: MnistSplits, model, log: TrainingLog, lenet, lenet_log: TrainingLog) -> dict:
     """Measure both networks once on the 10000 test images, print the table, draw the pictures and
-    return main()'s metrics with the evidence ``classify`` (and ``lenet_classify``)."""
+    return main()'s metrics with the evidence: ``classify`` (and ``lenet_classify``) and the deeper
+    network's loss curve."""
     classify, lenet_classify = logits_function(model), logits_function(lenet)
-    predicted = vision.predictions(classify, data.x_test)
-    lenet_predicted = vision.predictions(lenet_classify, data.x_test)
+    predicted = mnist_splits.predictions(classify, data.x_test)
+    lenet_predicted = mnist_splits.predictions(lenet_classify, data.x_test)
     accuracy = float(np.mean(predicted == data.y_test))
     lenet_accuracy = float(np.mean(lenet_predicted == data.y_test))
 
-    rows = [(lenet_run, lenet, lenet_accuracy), (run, model, accuracy)]
-    runtime.say(args, "")
-    runtime.say(args, f"{'network':<16}{'test acc.':>10}{'val. acc.':>10}{'params':>9}{'epochs':>7}"
-                      f"{'train imgs':>11}{'s/epoch':>9}{'CPU s/ep.':>10}")
-    for r, net, acc in rows:
-        speed = r.summary()
-        runtime.say(args, f"{r.name:<16}{acc:>10.4f}{r.clock.rows[-1]['val_accuracy']:>10.4f}"
-                          f"{net.count_params():>9}{r.epochs:>7}{r.num_train:>11}"
-                          f"{speed['epoch_seconds']:>9.1f}{speed['epoch_cpu_seconds']:>10.1f}")
-    runtime.say(args, "(seconds per epoch: training only, the first epoch includes tracing the graph)")
+    def per_epoch(history: TrainingLog) -> dict:
+        epochs = max(len(history.rows), 1)
+        return {"epoch_seconds": history.train_seconds / epochs,
+                "epoch_cpu_seconds": history.train_cpu_seconds / epochs,
+                "val_accuracy": history.rows[-1]["val_accuracy"]}
 
-    run.clock.write_csv("history.csv")
-    lenet_run.clock.write_csv("lenet_history.csv")
-    plot_curves(args, [lenet_run, run])
-    plot_predictions(args, data, predicted)
-    plot_confusion(args, data.y_test, predicted, f"{run.name}: confusion matrix on the 10000 test "
-                                                 f"images (accuracy {accuracy:.4f})")
-    plot_branches(args, model, data)
+    speed, lenet_speed = per_epoch(log), per_epoch(lenet_log)
+    runtime.say(run, "")
+    runtime.say(run, f"{'network':<16}{'test acc.':>10}{'val. acc.':>10}{'params':>9}{'epochs':>7}"
+                     f"{'train imgs':>11}{'s/epoch':>9}{'CPU s/ep.':>10}")
+    for r, net, acc, times in [(lenet_log, lenet, lenet_accuracy, lenet_speed),
+                               (log, model, accuracy, speed)]:
+        runtime.say(run, f"{LABELS.get(r.name, r.name):<16}{acc:>10.4f}{times['val_accuracy']:>10.4f}"
+                         f"{net.count_params():>9}{len(r.rows):>7}{data.num_train:>11}"
+                         f"{times['epoch_seconds']:>9.1f}{times['epoch_cpu_seconds']:>10.1f}")
+    runtime.say(run, "(seconds per epoch: training only, the first epoch includes tracing the graph)")
 
-    speed, lenet_speed = run.summary(), lenet_run.summary()
+    log.write_csv("history.csv")
+    lenet_log.write_csv("lenet_history.csv")
+    plot_curves(run, [lenet_log, log], data.num_train)
+    plot_predictions(run, data, predicted)
+    plot_confusion(run, data.y_test, predicted, f"{LABELS.get(log.name, log.name)}: confusion matrix "
+                                                f"on the 10000 test images (accuracy {accuracy:.4f})")
+    plot_branches(run, model, data)
+
     return {
         "test_accuracy": accuracy,
         "lenet_test_accuracy": lenet_accuracy,
         "accuracy_gain": accuracy - lenet_accuracy,
-        "val_accuracy": run.clock.rows[-1]["val_accuracy"],
-        "lenet_val_accuracy": lenet_run.clock.rows[-1]["val_accuracy"],
+        **speed,
+        **{f"lenet_{key}": value for key, value in lenet_speed.items()},
         "params": int(model.count_params()),
         "lenet_params": int(lenet.count_params()),
-        "epoch_seconds": speed["epoch_seconds"],
-        "lenet_epoch_seconds": lenet_speed["epoch_seconds"],
-        "epoch_cpu_seconds": speed["epoch_cpu_seconds"],
-        "lenet_epoch_cpu_seconds": lenet_speed["epoch_cpu_seconds"],
-        "final_loss": run.clock.rows[-1]["loss"],
-        "epochs": run.epochs,
-        "train_size": run.num_train,
-        # The evidence: the checker runs these on the test images it loads itself.
+        "epochs": len(log.rows),
+        "train_size": data.num_train,
+        # The evidence: the checker runs these on the test images it loads itself, and reads the
+        # deeper network's loss curve (every batch's running mean, from Keras).
         "classify": classify,
         "lenet_classify": lenet_classify,
+        **log.evidence(),
     }
 
 
 # ------------------------------------------------------------------------------ pictures
 
 
-def plot_curves(args, runs: list[Run], filename: str = "training_curves.png") -> pathlib.Path:
+def plot_curves(run, logs: list[TrainingLog], num_train: int,
+                filename: str = "training_curves.png") -> pathlib.Path:
     """Validation accuracy of each network after each epoch, against epochs and against training
     seconds (a deeper network learns more per epoch, and pays for it per second)."""
-    plt = plots.pyplot(args)
+    plt = plots.pyplot(run)
     from matplotlib.ticker import MaxNLocator
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for r in runs:
-        label = f"{r.name} ({r.num_train} images)"
-        left.plot(r.clock.column("epoch"), r.clock.column("val_accuracy"), "o-", label=label)
-        right.plot(r.clock.column("train_seconds"), r.clock.column("val_accuracy"), "o-", label=label)
+    for log in logs:
+        label = f"{LABELS.get(log.name, log.name)} ({num_train} images)"
+        left.plot(log.column("epoch"), log.column("val_accuracy"), "o-", label=label)
+        right.plot(log.column("train_seconds"), log.column("val_accuracy"), "o-", label=label)
     left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.set_xlabel("epoch")
     right.set_xlabel("training seconds (wall clock)")
@@ -287,15 +243,15 @@ def plot_curves(args, runs: list[Run], filename: str = "training_curves.png") ->
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Fashion-MNIST: validation accuracy after each epoch")
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)
 
 
-def plot_predictions(args, data: vision.MnistSplits, predicted: np.ndarray,
+def plot_predictions(run, data: MnistSplits, predicted: np.ndarray,
                      filename: str = "sample_predictions.png", first: int = 16, mistakes: int = 8,
                      columns: int = 8) -> pathlib.Path:
     """The first test images, then some mistakes, each titled with its predicted class (mistakes
     in red with the true class)."""
-    plt = plots.pyplot(args)
+    plt = plots.pyplot(run)
     names = class_names()
     wrong = np.flatnonzero(predicted != data.y_test)
     shown = np.concatenate([np.arange(first), wrong[wrong >= first][:mistakes]]).astype(int)
@@ -313,7 +269,7 @@ def plot_predictions(args, data: vision.MnistSplits, predicted: np.ndarray,
         ax.set_title(title, fontsize=7, color="black" if right else "red")
     fig.suptitle(f"Predicted classes: the first {first} test images, then mistakes in red "
                  f"({len(wrong)} of {len(predicted)} wrong)", fontsize=10)
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -323,8 +279,8 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def plot_confusion(args, labels, predicted, title: str, filename: str = "confusion_matrix.png"):
-    plt = plots.pyplot(args)
+def plot_confusion(run, labels, predicted, title: str, filename: str = "confusion_matrix.png"):
+    plt = plots.pyplot(run)
     names = class_names()
     matrix = confusion_matrix(labels, predicted)
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
@@ -342,10 +298,10 @@ def plot_confusion(args, labels, predicted, title: str, filename: str = "confusi
     ax.set_ylabel("true class")
     fig.colorbar(image, ax=ax, label="mistakes (diagonal: correct, in green)")
     ax.set_title(title, fontsize=9)
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)
 
 
-def plot_branches(args, model, data: vision.MnistSplits, filename: str = "inception_branches.png",
+def plot_branches(run, model, data: MnistSplits, filename: str = "inception_branches.png",
                   channels: int = 6):
     """The four branches of the first Inception module (the inputs of its first Concatenate layer)
     for one test image: a few channels of each. Skipped (returns None) without a Concatenate."""
@@ -359,7 +315,7 @@ def plot_branches(args, model, data: vision.MnistSplits, filename: str = "incept
     outputs = [np.asarray(o)[0] for o in probe.predict_on_batch(data.x_test[:1])]
     labels = ["1x1", "1x1 > 3x3", "1x1 > 5x5", "pool > 1x1"] if len(outputs) == 4 else \
         [f"branch {i + 1}" for i in range(len(outputs))]
-    plt = plots.pyplot(args)
+    plt = plots.pyplot(run)
     fig, axes = plt.subplots(len(outputs), channels + 1, figsize=(1.3 * (channels + 1), 1.4 * len(outputs)),
                              squeeze=False)
     for ax in axes.ravel():
@@ -372,7 +328,7 @@ def plot_branches(args, model, data: vision.MnistSplits, filename: str = "incept
             axes[row, channel + 1].set_title(f"ch. {channel}", fontsize=6)
     fig.suptitle(f"The first Inception module's branches for one test image "
                  f"({values.shape[0]}x{values.shape[1]} maps, {channels} channels of each)", fontsize=9)
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)
 
 
 # ------------------------------------------------------------------------------ the checker's measure

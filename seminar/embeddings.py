@@ -1,11 +1,11 @@
 """The word2vec exercise's plumbing, so that the exercise file shows only the lesson (the skip-gram
 pairs, the noise distribution, the negative-sampling loss and step, the analogy answer):
 
-    text = embeddings.load_text(args)                 # the generated corpus, or --corpus FILE
+    text = embeddings.load_text(run, corpus=args.corpus)  # the generated corpus, or --corpus FILE
     vocabulary = embeddings.build_vocabulary(text.sentences, args.min_count)
     pairs = embeddings.all_pairs(vocabulary.encode(text.sentences), args.window, skipgram_pairs)
     batches = embeddings.Batches(pairs, noise, args.batch_size, NEGATIVES, args.seed)
-    metrics = embeddings.report(args, text, vocabulary, vectors, answer_analogies, losses)
+    metrics = embeddings.report(run, text, vocabulary, vectors, answer_analogies, log)
 
 Here too: the analogy evaluation (questions whose words are not in the vocabulary are skipped and
 counted), nearest neighbours, the pictures (the loss curve; the planted words projected on their
@@ -22,14 +22,13 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
-import math
 import pathlib
 import re
-import time
 
 import numpy as np
 
 from seminar import plots, runtime
+from seminar.training_log import TrainingLog
 
 DEFAULT_MIN_COUNT = 5  # real text: words seen fewer times get too few updates to mean anything
 QUESTION_BATCH = 256  # analogy questions answered per call (a (batch, vocabulary) score matrix)
@@ -69,23 +68,24 @@ class Text:
     generated: bool
 
 
-def load_text(args: argparse.Namespace) -> Text:
-    """The generated corpus of ``datasets.word_corpus`` (seed ``--corpus-seed``) with its test and
-    validation questions, or the ``--corpus`` file; the ``--analogies`` file replaces the
-    questions."""
+def load_text(run, *, corpus: pathlib.Path | None = None, analogies: pathlib.Path | None = None,
+              corpus_seed: int = 0) -> Text:
+    """The generated corpus of ``datasets.word_corpus`` (seed ``corpus_seed``) with its test and
+    validation questions, or the text file ``corpus``; the file ``analogies`` (the
+    questions-words.txt format) replaces the questions."""
     from datasets import word_corpus
 
-    if args.corpus is None:
-        corpus = word_corpus.generate(seed=args.corpus_seed)
-        text = Text(corpus.sentences, corpus.test_questions, corpus.validation_questions,
-                    f"the generated corpus (seed {args.corpus_seed})", True)
+    if corpus is None:
+        generated = word_corpus.generate(seed=corpus_seed)
+        text = Text(generated.sentences, generated.test_questions, generated.validation_questions,
+                    f"the generated corpus (seed {corpus_seed})", True)
     else:
-        text = Text(word_corpus.read_text(args.corpus), {}, None, str(args.corpus), False)
-    if args.analogies is not None:
-        text.test_questions = word_corpus.read_analogies(args.analogies)
+        text = Text(word_corpus.read_text(corpus), {}, None, str(corpus), False)
+    if analogies is not None:
+        text.test_questions = word_corpus.read_analogies(analogies)
         text.validation_questions = None
     tokens = sum(len(s) for s in text.sentences)
-    runtime.say(args, f"Text: {text.name}, {len(text.sentences)} sentences, {tokens} words")
+    runtime.say(run, f"Text: {text.name}, {len(text.sentences)} sentences, {tokens} words")
     return text
 
 
@@ -177,50 +177,6 @@ class Batches:
             yield tf.constant(pairs[:, 0]), tf.constant(pairs[:, 1]), tf.constant(negatives)
 
 
-class LossLog:
-    """The mean batch loss of every ``every`` steps, for the loss curve, and the time per pass."""
-
-    def __init__(self, args: argparse.Namespace, steps_per_epoch: int, every: int = 20):
-        self.args, self.steps_per_epoch, self.every = args, steps_per_epoch, every
-        self.steps: list[int] = []
-        self.values: list[float] = []
-        self.pending: list = []
-        self.done = 0
-        self.seconds = 0.0
-        self._start = None
-        self.writer = runtime.tensorboard_writer(args)  # None unless --tensorboard
-
-    def start_epoch(self, epoch: int) -> None:
-        from seminar import vision
-
-        self.bar = vision.ProgressBar(self.args, self.steps_per_epoch, epoch, self.args.epochs)
-        self.in_epoch = []
-        self._start = time.perf_counter()
-
-    def step(self, loss) -> None:
-        self.pending.append(loss)
-        self.in_epoch.append(loss)
-        self.done += 1
-        if len(self.pending) == self.every:
-            self._flush()
-        self.bar.update(len(self.in_epoch), self.in_epoch[-200:])
-
-    def _flush(self) -> None:
-        if self.pending:
-            self.values.append(float(np.mean([float(v) for v in self.pending])))
-            self.steps.append(self.done)
-            if self.writer is not None:
-                import tensorflow as tf
-
-                with self.writer.as_default():
-                    tf.summary.scalar("loss", self.values[-1], step=self.done)
-            self.pending = []
-
-    def end_epoch(self) -> None:
-        self._flush()
-        self.seconds += time.perf_counter() - self._start
-
-
 # ----------------------------------------------------------------------------------- evaluation
 
 
@@ -282,74 +238,77 @@ def nearest(vectors: np.ndarray, vocabulary: Vocabulary, query: np.ndarray, excl
     return [(vocabulary.words[i], float(scores[i])) for i in best]
 
 
-def show_examples(args: argparse.Namespace, vectors: np.ndarray, vocabulary: Vocabulary,
+def show_examples(run, vectors: np.ndarray, vocabulary: Vocabulary,
                   answer_analogies) -> None:
     """Print the nearest neighbours of a few words and a few analogies with their answers (the
     slide's, or, on another text, of its most frequent words)."""
     index = vocabulary.index
     words = [w for w in SHOWN_WORDS if w in index] or vocabulary.words[:4]
     unit = normalised(vectors)
-    runtime.say(args, "Nearest neighbours (cosine):")
+    runtime.say(run, "Nearest neighbours (cosine):")
     for word in words:
         near = nearest(vectors, vocabulary, unit[index[word]], exclude=[index[word]])
-        runtime.say(args, f"  {word:>10}: " + ", ".join(f"{w} {s:.2f}" for w, s in near))
+        runtime.say(run, f"  {word:>10}: " + ", ".join(f"{w} {s:.2f}" for w, s in near))
     shown = [q for q in SHOWN_ANALOGIES if all(w in index for w in q)]
     if shown:
         ids = np.array([[index[w] for w in q] for q in shown])
         predicted = answers(answer_analogies, vectors, ids)
-        runtime.say(args, "Analogies (b - a + c, the three query words excluded):")
+        runtime.say(run, "Analogies (b - a + c, the three query words excluded):")
         for (a, b, c), answer in zip(shown, predicted):
-            runtime.say(args, f"  {b} - {a} + {c} = {vocabulary.words[int(answer)]}")
+            runtime.say(run, f"  {b} - {a} + {c} = {vocabulary.words[int(answer)]}")
 
 
-def report(args: argparse.Namespace, text: Text, vocabulary: Vocabulary, vectors: np.ndarray,
-           answer_analogies, log: LossLog) -> dict:
-    """Print examples and accuracies, draw the pictures, and return the metrics with the evidence
-    (``embeddings`` (vocabulary, dimension) and ``vocabulary``, its words in row order)."""
+def report(run, text: Text, vocabulary: Vocabulary, vectors: np.ndarray, answer_analogies,
+           log: TrainingLog) -> dict:
+    """Print examples and accuracies, draw the pictures, and return the metrics with the evidence:
+    the word vectors ``embeddings`` (vocabulary, dimension), ``vocabulary`` (its words in row
+    order) and the training's loss curve (``log.evidence()``)."""
     vectors = np.asarray(vectors, np.float32)
     if vectors.shape[0] != len(vocabulary) or vectors.ndim != 2:
         raise ValueError(f"the word vectors must have shape ({len(vocabulary)}, dimension), one row per "
                          f"vocabulary word, got {vectors.shape}")
-    show_examples(args, vectors, vocabulary, answer_analogies)
+    show_examples(run, vectors, vocabulary, answer_analogies)
     metrics: dict = {}
     if text.validation_questions:
         validation = evaluate(answer_analogies, vectors, vocabulary, text.validation_questions)
         metrics["validation_accuracy"] = _accuracy(validation)
     if text.test_questions:
         test = evaluate(answer_analogies, vectors, vocabulary, text.test_questions)
-        runtime.say(args, f"Analogy accuracy ({'held-out test questions' if text.generated else 'questions'},"
+        runtime.say(run, f"Analogy accuracy ({'held-out test questions' if text.generated else 'questions'},"
                           f" answered / total):")
         for section, part in test["sections"].items():
-            runtime.say(args, f"  {section:>20}: {_accuracy(part):6.1%}  ({part['correct']} right of "
+            runtime.say(run, f"  {section:>20}: {_accuracy(part):6.1%}  ({part['correct']} right of "
                               f"{part['answered']} answered; {part['total']} asked)")
             metrics[_section_key(section)] = _accuracy(part)
-        runtime.say(args, f"  {'overall':>20}: {_accuracy(test):6.1%}  ({test['answered']} of "
+        runtime.say(run, f"  {'overall':>20}: {_accuracy(test):6.1%}  ({test['answered']} of "
                           f"{test['total']} questions answered, {test['total'] - test['answered']} "
                           f"skipped: a word not in the vocabulary)")
         metrics = {"analogy_accuracy": _accuracy(test), **metrics,
                    "questions_answered": test["answered"], "questions_total": test["total"]}
-    metrics["final_loss"] = log.values[-1] if log.values else math.nan
     metrics["vocabulary_size"] = len(vocabulary)
-    metrics["train_seconds"] = log.seconds  # the training loop only (a timing, not reproducible)
-    plot_loss(args, log)
-    plot_offsets(args, vectors, vocabulary)
-    return {**metrics, "embeddings": vectors, "vocabulary": list(vocabulary.words)}
+    metrics["train_seconds"] = log.train_seconds  # the training loop only (a timing, not reproducible)
+    plot_loss(run, log)
+    plot_offsets(run, vectors, vocabulary)
+    return {**metrics, **log.evidence(), "embeddings": vectors, "vocabulary": list(vocabulary.words)}
 
 
 # ----------------------------------------------------------------------------------- pictures
 
 
-def plot_loss(args: argparse.Namespace, log: LossLog, filename: str = "loss_curve.png") -> pathlib.Path:
-    plt = plots.pyplot(args)
+def plot_loss(run, log: TrainingLog, filename: str = "loss_curve.png", every: int = 20) -> pathlib.Path:
+    """The training loss against epochs, each point the mean of ``every`` consecutive batches."""
+    plt = plots.pyplot(run)
     fig, ax = plt.subplots(figsize=(7, 4))
-    if log.values:
-        epochs = np.array(log.steps) / log.steps_per_epoch
-        ax.plot(epochs, log.values, lw=1.2)
+    losses = np.asarray(log.loss_curve, np.float64)
+    if losses.size:
+        ends = list(range(every, losses.size, every)) + [losses.size]  # the last chunk may be short
+        means = [losses[start:end].mean() for start, end in zip([0] + ends[:-1], ends)]
+        ax.plot(np.array(ends) * len(log.rows) / losses.size, means, lw=1.2)
     ax.set_xlabel("epoch")
     ax.set_ylabel("negative-sampling loss (mean per pair)")
     ax.set_title("Skip-gram with negative sampling: training loss")
     ax.grid(alpha=0.3)
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)
 
 
 def _planted_groups():
@@ -368,7 +327,7 @@ def _planted_groups():
     ]
 
 
-def plot_offsets(args: argparse.Namespace, vectors: np.ndarray, vocabulary: Vocabulary,
+def plot_offsets(run, vectors: np.ndarray, vocabulary: Vocabulary,
                  filename: str = "embedding_pca.png") -> pathlib.Path | None:
     """One panel per planted relation, its words' unit vectors projected on two directions: x, the
     relation's mean offset (e.g. the mean of queen - king, woman - man, ...), and y, the principal
@@ -384,7 +343,7 @@ def plot_offsets(args: argparse.Namespace, vectors: np.ndarray, vocabulary: Voca
             groups.append((title, arrows, axis_pairs))
     if not groups:
         return None
-    plt = plots.pyplot(args)
+    plt = plots.pyplot(run)
     unit = normalised(vectors)
     fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 5.5), squeeze=False)
     for ax, (title, arrows, axis_pairs) in zip(axes[0], groups):
@@ -409,7 +368,7 @@ def plot_offsets(args: argparse.Namespace, vectors: np.ndarray, vocabulary: Voca
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("Word vectors of the planted words (unit length): parallel arrows = a shared offset")
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)
 
 
 # ----------------------------------------------------------------------------------- measure

@@ -1,15 +1,16 @@
 """Plumbing shared by the generative exercises (the GMMN and the GAN), so that each exercise file
 shows only its model, its loss and its training step.
 
-    digits = generative.training_digits(args)                  # (55000, 784) float32 in [0, 1]
+    digits = generative.training_digits(run)                   # (55000, 784) float32 in [0, 1]
     noise = generative.Noise(NOISE_DIM, "uniform", args.seed)  # the training noise, seeded
     generate = generative.make_generate(generator, noise)      # generate(n, seed) -> (n, 28, 28)
-    loop = generative.TrainingLoop(args, generate, ("mmd",), steps_per_epoch)
+    log = generative.GeneratorLog(run, epochs=args.epochs, generate=generate, seed=args.seed)
     for epoch in range(args.epochs):
-        for real in generative.batches(digits, args.batch_size, rng):
-            loop.step(train_step(real, noise.draw(args.batch_size)))
-        loop.end_epoch()
-    figures = loop.finish()                                    # the PNGs, the judge's figures
+        losses = []
+        for real in log.batches(generative.batches(digits, args.batch_size, rng)):
+            losses.append(step(real, noise.draw(args.batch_size)))
+        log.epoch(epoch, loss=losses)          # a GAN: log.epoch(epoch, d_loss=..., g_loss=...)
+    metrics = generative.report(run, log, "GMMN")              # the PNGs, the judge's figures
 
 The pictures: one row of samples per epoch from the same fixed noise (``samples_per_epoch.png``,
 the student watches digits form), the loss curves (``loss_curves.png``) and 100 final samples
@@ -20,7 +21,6 @@ inception score and the number of digit classes covered, printed beside the judg
 
 from __future__ import annotations
 
-import argparse
 import math
 import pathlib
 import time
@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from seminar import plots, runtime
+from seminar.training_log import TrainingLog
 
 SIDE = 28
 PIXELS = SIDE * SIDE
@@ -40,34 +41,47 @@ JUDGED_SAMPLES = 2000  # the checker judges 2000 samples too
 STRIP_SEED_OFFSET = 1_000_000
 GRID_SEED_OFFSET = 2_000_000
 REPORT_SEED_OFFSET = 3_000_000
-PRINT_EVERY_SECONDS = 3.0
 GENERATE_CHUNK = 1000  # generate() runs the generator on this many noise vectors at a time
 
 
 # ------------------------------------------------------------------------------------ data
 
 
-def training_digits(args: argparse.Namespace) -> np.ndarray:
+def training_digits(run: runtime.RunContext | None = None) -> np.ndarray:
     """The 55000 MNIST training digits (the validation split is held out, as in the other
     chapters) as ``(55000, 784)`` float32 rows with pixels in [0, 1]."""
-    from seminar import vision
+    from seminar.mnist_splits import mnist_splits
 
-    data = vision.mnist_splits(flat=True)
-    runtime.say(args, f"MNIST: {data.num_train} training digits, pixels in [0, 1]")
+    data = mnist_splits(flat=True)
+    if run is not None:
+        runtime.say(run, f"MNIST: {data.num_train} training digits, pixels in [0, 1]")
     return data.x_train
 
 
-def batches(images: np.ndarray, batch_size: int, rng: np.random.Generator):
-    """One epoch of ``images`` in a random order drawn from ``rng``, as float32 tensors
-    ``(batch_size, 784)``. The last incomplete batch is dropped: every step compares batches of
-    the same size (and the training step is traced once)."""
-    import tensorflow as tf
-
+def batches(images: np.ndarray, batch_size: int, rng: np.random.Generator) -> "Batches":
+    """One epoch of ``images`` in a random order drawn from ``rng``: see :class:`Batches`."""
     if batch_size > len(images):
         raise ValueError(f"--batch-size {batch_size} is larger than the {len(images)} training digits")
-    order = rng.permutation(len(images))
-    for start in range(0, len(images) - batch_size + 1, batch_size):
-        yield tf.constant(images[np.sort(order[start:start + batch_size])])
+    return Batches(images, batch_size, rng.permutation(len(images)))
+
+
+class Batches:
+    """The batches of one epoch, float32 tensors ``(batch_size, 784)`` in the order ``order`` (a
+    permutation of the images); ``len()`` is their number, for the progress bar. The last
+    incomplete batch is dropped: every step compares batches of the same size (and the training
+    step is traced once)."""
+
+    def __init__(self, images: np.ndarray, batch_size: int, order: np.ndarray):
+        self.images, self.batch_size, self.order = images, batch_size, order
+
+    def __len__(self) -> int:
+        return len(self.images) // self.batch_size
+
+    def __iter__(self):
+        import tensorflow as tf
+
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield tf.constant(self.images[np.sort(self.order[start:start + self.batch_size])])
 
 
 class Noise:
@@ -198,108 +212,77 @@ def make_generate(generator, noise: Noise):
     return generate
 
 
-# ------------------------------------------------------------------------------ the training loop
+# ------------------------------------------------------------------------------ the training log
 
 
-class TrainingLoop:
-    """Progress, history and pictures around a hand-written training loop.
+class GeneratorLog(TrainingLog):
+    """The :class:`~seminar.training_log.TrainingLog` of a generator. After each epoch it also
+    draws samples from the same fixed noise (a row of ``samples_per_epoch.png``), and stops the run
+    with a clear message when a loss is NaN or infinite.
 
-    ``step(values)`` takes what one training step returned (a scalar tensor, or a tuple of them,
-    in the order of ``names``); it keeps the tensors and only reads them when it prints (every few
-    seconds), so TensorFlow is not waited for at every step. ``end_epoch()`` prints the epoch's
-    mean losses and draws the strip's row; ``finish()`` writes the pictures and judges 2000 samples.
+    A GMMN reports its loss as any model does, ``log.epoch(epoch, loss=losses)``. A GAN has no
+    single loss (each player's progress raises the other's loss) but one per player, each given as
+    its list of batch losses: ``log.epoch(epoch, d_loss=d_losses, g_loss=g_losses)``; they are kept
+    per step in ``log.curves`` (the loss of a GMMN there too, as ``"loss"``).
     """
 
-    def __init__(self, args: argparse.Namespace, generate, names: tuple[str, ...],
-                 steps_per_epoch: int, title: str, log_scale: bool = False):
-        self.args, self.generate, self.names, self.title = args, generate, tuple(names), title
-        self.log_scale = log_scale  # draw the loss curves on a log scale
-        self.steps_per_epoch = steps_per_epoch
-        self.pending: list = []  # this epoch's step values (tensors), read at print time
-        self.history: dict[str, list[float]] = {name: [] for name in self.names}  # per step
-        self.epoch_means: dict[str, list[float]] = {name: [] for name in self.names}
-        self.strip = [("start", generate(STRIP_SAMPLES, args.seed + STRIP_SEED_OFFSET))]
-        self.writer = runtime.tensorboard_writer(args)
-        self.epoch = 0
-        self.train_seconds = 0.0
-        self.train_cpu_seconds = 0.0
-        self._last_print = time.perf_counter()
-        self._epoch_started = None
-        self._cpu_started = None
+    def __init__(self, run: runtime.RunContext, *, epochs: int, generate, seed: int,
+                 name: str = "train"):
+        super().__init__(run, epochs=epochs, name=name)
+        self.generate, self.seed = generate, seed
+        self.player_curves: dict[str, list[float]] = {}
+        self.strip = [("start", generate(STRIP_SAMPLES, seed + STRIP_SEED_OFFSET))]
 
-    def _start_clock(self) -> None:
-        if self._epoch_started is None:
-            self._epoch_started, self._cpu_started = time.perf_counter(), time.process_time()
+    @property
+    def curves(self) -> dict[str, list[float]]:
+        """Every loss per step: ``{"loss": ...}`` for one loss, or one curve per player."""
+        single = {"loss": self.loss_curve} if self.loss_curve else {}
+        return {**single, **self.player_curves}
 
-    def step(self, values) -> None:
-        self._start_clock()
-        self.pending.append(values if isinstance(values, (tuple, list)) else (values,))
-        now = time.perf_counter()
-        if now - self._last_print >= PRINT_EVERY_SECONDS:
-            self._last_print = now
-            latest = self._read(self.pending[-min(len(self.pending), 20):])
-            losses = "  ".join(f"{name} {np.mean(v):.4f}" for name, v in latest.items())
-            runtime.say(self.args, f"  epoch {self.epoch + 1}/{self.args.epochs}  step "
-                                   f"{len(self.pending)}/{self.steps_per_epoch}  {losses}")
-
-    def _read(self, values: list) -> dict[str, np.ndarray]:
-        if any(len(v) != len(self.names) for v in values):
-            raise ValueError(f"the training step must return {len(self.names)} value(s): "
-                             f"{', '.join(self.names)}; got {len(values[0])}")
-        array = np.array([[float(x) for x in v] for v in values], dtype=np.float64)
-        return {name: array[:, index] for index, name in enumerate(self.names)}
-
-    def end_epoch(self) -> None:
-        self._start_clock()
-        seconds = time.perf_counter() - self._epoch_started
-        self.train_seconds += seconds
-        self.train_cpu_seconds += time.process_time() - self._cpu_started
-        self._epoch_started = None
-        values = self._read(self.pending) if self.pending else {n: np.array([np.nan]) for n in self.names}
-        self.pending = []
-        for name, series in values.items():
-            if not np.all(np.isfinite(series)):
-                raise FloatingPointError(f"the {name} loss became NaN or infinite in epoch "
-                                         f"{self.epoch + 1}: check the loss for log(0) or a division by 0")
-            self.history[name].extend(series.tolist())
-            self.epoch_means[name].append(float(series.mean()))
-        self.epoch += 1
-        self.strip.append((f"epoch {self.epoch}", self.generate(STRIP_SAMPLES, self.args.seed + STRIP_SEED_OFFSET)))
-        means = ", ".join(f"{name} {self.epoch_means[name][-1]:.4f}" for name in self.names)
-        runtime.say(self.args, f"epoch {self.epoch}/{self.args.epochs}: {means} (mean over the "
-                               f"epoch), {seconds:.1f} s")
-        self._last_print = time.perf_counter()
-        if self.writer is not None:
-            import tensorflow as tf
-
-            with self.writer.as_default():
-                for name in self.names:
-                    tf.summary.scalar(name, self.epoch_means[name][-1], step=self.epoch)
-
-    def finish(self) -> dict:
-        """Write the three pictures, judge 2000 samples and print the judge's table; return the
-        final losses (mean over the last epoch), the judge's figures and the training time."""
-        plot_strip(self.args, self.strip, f"{self.title}: the same noise after each epoch")
-        plot_losses(self.args, self.history, self.steps_per_epoch, self.title, self.log_scale)
-        plot_grid(self.args, self.generate(GRID_SAMPLES, self.args.seed + GRID_SEED_OFFSET),
-                  f"{self.title}: {GRID_SAMPLES} samples after {self.epoch} epochs")
-        figures = judge_samples(self.args, self.generate)
-        runtime.say(self.args, f"trained for {self.train_seconds:.1f} s "
-                               f"({self.train_cpu_seconds:.1f} CPU s); pictures in {self.args.output_dir}")
-        final = {f"final_{name}": self.epoch_means[name][-1] for name in self.names}
-        return {**final, **figures, "train_seconds": self.train_seconds}
+    def epoch(self, epoch: int, loss=None, **losses) -> dict:
+        """Record the epoch as :meth:`TrainingLog.epoch` does, ``losses`` being lists of batch
+        losses (tensors or floats) named by player; then draw the strip's row of samples."""
+        means = {}
+        for name, values in losses.items():
+            values = [float(value) for value in values]
+            self.player_curves.setdefault(name, []).extend(values)
+            means[name] = sum(values) / max(len(values), 1)
+        row = super().epoch(epoch, loss=loss, **means)
+        for name in ([] if loss is None else ["loss"]) + list(losses):
+            if not math.isfinite(row[name]):
+                raise FloatingPointError(f"the {name} became NaN or infinite in epoch {epoch + 1}: "
+                                         f"check the loss for log(0) or a division by 0")
+        samples = self.generate(STRIP_SAMPLES, self.seed + STRIP_SEED_OFFSET)  # the same noise
+        self.strip.append((f"epoch {epoch + 1}", samples))
+        return row
 
 
-def judge_samples(args: argparse.Namespace, generate, n: int = JUDGED_SAMPLES) -> dict:
-    """Score ``n`` samples with the digit judge and print them beside its baselines:
-    ``{"fid", "inception_score", "classes"}``."""
+def report(run: runtime.RunContext, log: GeneratorLog, title: str, *, log_scale: bool = False) -> dict:
+    """Write the three pictures and the history, judge 2000 samples and print the judge's table;
+    return the final losses (means over the last epoch), the judge's figures and the training
+    time. ``log_scale`` draws the loss curves on a log scale."""
+    plot_strip(run, log.strip, f"{title}: the same noise after each epoch")
+    plot_losses(run, log.curves, len(log.rows), title, log_scale)
+    plot_grid(run, log.generate(GRID_SAMPLES, log.seed + GRID_SEED_OFFSET),
+              f"{title}: {GRID_SAMPLES} samples after {len(log.rows)} epochs")
+    log.write_csv()
+    figures = judge_samples(run, log.generate, log.seed)
+    runtime.say(run, f"trained for {log.train_seconds:.1f} s ({log.train_cpu_seconds:.1f} CPU s); "
+                     f"pictures in {run.output_dir}")
+    final = {f"final_{name}": log.rows[-1][name] for name in log.curves}
+    return {**final, **figures, **log.summary()}
+
+
+def judge_samples(run: runtime.RunContext, generate, seed: int, n: int = JUDGED_SAMPLES) -> dict:
+    """Score ``n`` samples (drawn with the run's ``seed`` plus an offset of their own) with the
+    digit judge and print them beside its baselines: ``{"fid", "inception_score", "classes"}``."""
     from seminar import judge
 
     started = time.perf_counter()
-    judged = judge.figures(judge.load_judge(), generate(n, args.seed + REPORT_SEED_OFFSET))
-    if not getattr(args, "quiet", False):
-        runtime.say(args, f"The digit judge on {n} samples ({time.perf_counter() - started:.1f} s):")
-        judge.report(lambda *parts: runtime.say(args, *parts), judged,
+    judged = judge.figures(judge.load_judge(), generate(n, seed + REPORT_SEED_OFFSET))
+    if not run.quiet:
+        runtime.say(run, f"The digit judge on {n} samples ({time.perf_counter() - started:.1f} s):")
+        judge.report(lambda *parts: runtime.say(run, *parts), judged,
                      judge.baseline_figures(judge.load_judge(), n=n))
     return {"fid": float(judged["fid"]), "inception_score": float(judged["inception_score"]),
             "classes": int(judged["classes"])}
@@ -317,49 +300,53 @@ def _tile(samples: np.ndarray, rows: int, columns: int, gap: int = 2) -> np.ndar
     return canvas
 
 
-def plot_strip(args, rows: list[tuple[str, np.ndarray]], title: str,
+def plot_strip(run: runtime.RunContext, rows: list[tuple[str, np.ndarray]], title: str,
                filename: str = "samples_per_epoch.png") -> pathlib.Path:
     """One row of samples per epoch (``(label, (10, 28, 28))`` pairs), from the same noise; at
     most 12 rows, evenly spaced, always with the first and the last."""
     if len(rows) > STRIP_MAX_ROWS:
         keep = np.unique(np.round(np.linspace(0, len(rows) - 1, STRIP_MAX_ROWS)).astype(int))
         rows = [rows[i] for i in keep]
-    return plots.plot_image_rows(args, [(label, samples[:STRIP_SAMPLES]) for label, samples in rows],
+    return plots.plot_image_rows(run, [(label, samples[:STRIP_SAMPLES]) for label, samples in rows],
                                  filename, title)
 
 
-def plot_losses(args, history: dict[str, list[float]], steps_per_epoch: int, title: str,
+def plot_losses(run: runtime.RunContext, curves: dict[str, list[float]], epochs: int, title: str,
                 log_scale: bool = False, filename: str = "loss_curves.png") -> pathlib.Path:
     """Each loss per step (light) and its running mean over about a tenth of an epoch, against
-    epochs; on a log scale if ``log_scale`` (and every value is positive)."""
-    plt = plots.pyplot(args)
+    epochs (the curves hold ``epochs`` of them); on a log scale if ``log_scale`` (and every value
+    is positive)."""
+    plt = plots.pyplot(run)
     fig, ax = plt.subplots(figsize=(8, 3.8))
+    steps = max((len(values) for values in curves.values()), default=0)
+    steps_per_epoch = max(1, steps // max(epochs, 1))
     window = max(1, steps_per_epoch // 10)
-    for name, values in history.items():
+    for name, values in curves.items():
         values = np.asarray(values)
-        epochs = np.arange(1, len(values) + 1) / steps_per_epoch
-        line, = ax.plot(epochs, values, alpha=0.25, linewidth=0.7)
+        at = np.arange(1, len(values) + 1) / steps_per_epoch  # in epochs
+        line, = ax.plot(at, values, alpha=0.25, linewidth=0.7)
         if len(values) >= window:
             smooth = np.convolve(values, np.ones(window) / window, mode="valid")
-            ax.plot(epochs[window - 1:], smooth, color=line.get_color(),
+            ax.plot(at[window - 1:], smooth, color=line.get_color(),
                     label=f"{name} (running mean of {window} steps)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    if log_scale and all(np.min(v) > 0 for v in history.values() if len(v)):
+    if log_scale and all(np.min(v) > 0 for v in curves.values() if len(v)):
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"{title}: training losses", fontsize=10)
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)
 
 
-def plot_grid(args, samples: np.ndarray, title: str, filename: str = "samples.png") -> pathlib.Path:
+def plot_grid(run: runtime.RunContext, samples: np.ndarray, title: str,
+              filename: str = "samples.png") -> pathlib.Path:
     """``samples`` (100, 28, 28) as a 10 x 10 grid."""
-    plt = plots.pyplot(args)
+    plt = plots.pyplot(run)
     columns = 10
     rows = math.ceil(len(samples) / columns)
     fig, ax = plt.subplots(figsize=(6.5, 0.65 * rows + 0.5))
     ax.imshow(_tile(samples, rows, columns), cmap="gray_r", vmin=0.0, vmax=1.0)
     ax.axis("off")
     ax.set_title(title, fontsize=10)
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)

@@ -381,66 +381,6 @@ def measure_submission_accuracy(context) -> float:
     return float(_evidence_score(context)["accuracy"])
 
 
-# ------------------------------------------------------------------------------ training and reporting
-
-
-def train(args, name: str, model, x: np.ndarray, y: np.ndarray, epochs: int, learning_rate: float,
-          num_classes: int = NUM_CLASSES, batch_size: int = 64):
-    """Minimise the cross-entropy of the model's logits (n, num_classes) with Adam, by
-    ``model.fit``; print one line. Returns the model."""
-    import keras
-
-    from seminar import runtime
-
-    if tuple(model.output_shape) != (None, num_classes):
-        raise ValueError(f"{name}: the model must output (batch, {num_classes}) logits, got "
-                         f"{model.output_shape}")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    history = model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
-    runtime.say(args, f"  {name}: {epochs} epochs, training loss {history.history['loss'][-1]:.4f}"
-                      f", training accuracy {history.history['accuracy'][-1]:.4f}")
-    return model
-
-
-def probabilities(model, x: np.ndarray) -> np.ndarray:
-    """Softmax of the model's logits, computed by batches in inference mode, as NumPy."""
-    import keras
-
-    return keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(x, batch_size=500,
-                                                                      verbose=0)))
-
-
-def submit(args, name: str, frame, rows: list) -> pathlib.Path:
-    """Write the submission DataFrame to ``<output-dir>/submissions/<name>.csv`` and score it on
-    the leaderboard (the digit competition, or ``args.labels`` for a folder of images); append
-    ``{"method": name, "log_loss", "accuracy", "rows"}`` to ``rows``. Returns the CSV's path."""
-    import pandas as pd
-
-    from seminar import runtime
-
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"submission_frame must return a pandas DataFrame, got "
-                         f"{type(frame).__name__}")
-    slug = "_".join(filter(None, "".join(c if c.isalnum() else "_" for c in name.lower()).split("_")))
-    path = pathlib.Path(args.output_dir) / "submissions" / f"{slug}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
-    labels = getattr(args, "labels", None)
-    if getattr(args, "images", None) is not None and labels is None:
-        runtime.say(args, f"  {name}: written to {path} (no --labels to score it against)")
-        return path
-    try:
-        result = score(path, labels)  # the leaderboard reads the labels, main() never does
-    except SubmissionError as error:
-        raise ValueError(f"the leaderboard refuses {path}: {error}") from None
-    rows.append({"method": name, **result})
-    runtime.say(args, f"  {name} -> {path.name}: log loss {result['log_loss']:.4f}, accuracy "
-                      f"{result['accuracy']:.4f}")
-    return path
-
-
 # ------------------------------------------------------------------------------ reporting
 
 
@@ -540,36 +480,6 @@ def tsne_2d(vectors, perplexity=30.0, iterations=400, seed=0):
 
 
 TSNE_PER_CLASS = 50  # points per digit in the t-SNE maps (500 in all)
-
-
-def plot_maps(args, pixels: np.ndarray, features: np.ndarray, labels: np.ndarray,
-              filename: str = "pca_pixels_vs_features.png") -> pathlib.Path:
-    """Two maps side by side, coloured by digit: raw pixels and deep features. The fast run draws
-    their PCA (the two directions of largest variance); the full run adds t-SNE maps of 50 digits
-    per class (``tsne_pixels_vs_features.png``), which keep neighbours together where PCA cannot."""
-    from seminar import plots
-
-    labels = np.asarray(labels)
-    flat = np.reshape(pixels, (len(pixels), -1))
-    maps = [("pca", "PCA", np.arange(len(labels)), filename)]
-    if not getattr(args, "fast", False):
-        shown = np.concatenate([np.flatnonzero(labels == c)[:TSNE_PER_CLASS] for c in range(NUM_CLASSES)])
-        maps.append(("tsne", "t-SNE", shown, "tsne_pixels_vs_features.png"))
-    path = None
-    for method, name, rows, output in maps:
-        plt = plots.pyplot(args)
-        fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-        for ax, vectors, title in ((axes[0], flat[rows], "raw pixels (784)"),
-                                   (axes[1], np.asarray(features)[rows], f"deep features ({features.shape[1]})")):
-            xy = pca_2d(vectors) if method == "pca" else tsne_2d(vectors, seed=getattr(args, "seed", 0))
-            points = ax.scatter(xy[:, 0], xy[:, 1], c=labels[rows], cmap="tab10", s=7, vmin=-0.5, vmax=9.5)
-            ax.set_title(f"{name} of {len(rows)} labelled digits: {title}", fontsize=10)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        fig.colorbar(points, ax=axes, ticks=range(NUM_CLASSES), label="digit")
-        saved = plots.save(fig, args, output)
-        path = path or saved
-    return path
 
 
 # ------------------------------------------------------------------------------ real use: a folder

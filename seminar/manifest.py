@@ -16,6 +16,16 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def shown_path(path: pathlib.Path) -> str:
+    """A path as the student would type it: relative to the repository when inside it."""
+    try:
+        return str(pathlib.Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 MANIFEST_PATH = REPO_ROOT / "exercises.toml"
 
 
@@ -33,6 +43,9 @@ class Check:
 
     metric: str
     reference: str
+    # The metric in a few words for the README's course map ("test accuracy"), Markdown; the map
+    # writes the comparison and the fast and full values after it (seminar/readme_tables.py).
+    label: str = ""
     # The name of a function in seminar.measures that computes the metric from the evidence main()
     # returns, so the verdict does not rest on the number main() reports (None: main's number).
     measure: str | None = None
@@ -58,7 +71,6 @@ class Check:
 class Exercise:
     id: str  # "chapter/name", e.g. "sgd/linear_regression"
     title: str
-    teaches: str
     exercise: str  # path of the student skeleton, relative to the repository root
     solution: str  # path of the solution, relative to the repository root
     hints: tuple[str, ...]
@@ -80,6 +92,8 @@ class Exercise:
     chance_metric: str | None = None
     # How many hints a first try as a new student needed (skeleton, README and hints only).
     hints_needed: int | None = None
+    # What the exercise teaches in one line of Markdown: the README course map's column.
+    teaches: str = ""
 
     def time_limit(self, full: bool = False) -> float | None:
         """How long a check may run before it is stopped as hung: a few times the solution's
@@ -136,25 +150,41 @@ def _require(entry: dict, key: str, where: str):
     return entry[key]
 
 
+def _require_line(entry: dict, key: str, where: str) -> str:
+    """A required field holding one non-empty line of text (it goes into a Markdown table)."""
+    value = _require(entry, key, where)
+    if not isinstance(value, str) or not value.strip() or "\n" in value:
+        raise ManifestError(f"{where}: {key!r} must be one non-empty line of text")
+    return value
+
+
+def _reject_unknown(entry: dict, known: set[str], where: str) -> None:
+    unknown = set(entry) - known
+    if unknown:
+        raise ManifestError(f"{where}: unknown keys {sorted(unknown)} (known: {', '.join(sorted(known))})")
+
+
 def _parse_check(entry: dict, where: str) -> Check:
     bounds = [k for k in ("at_least", "at_most") if k in entry]
     if len(bounds) != 1:
         raise ManifestError(f"{where}: a check needs exactly one of at_least / at_most")
-    known = {f.name for f in dataclasses.fields(Check)}
-    unknown = set(entry) - known
-    if unknown:
-        raise ManifestError(f"{where}: unknown keys {sorted(unknown)}")
-    return Check(**{k: (v if k in ("metric", "reference", "measure") else float(v))
+    _reject_unknown(entry, {f.name for f in dataclasses.fields(Check)}, where)
+    for key in ("metric", "reference"):
+        _require(entry, key, where)
+    _require_line(entry, "label", where)
+    return Check(**{k: (v if k in ("metric", "reference", "measure", "label") else float(v))
                     for k, v in entry.items()})
 
 
 def parse(data: dict) -> Manifest:
     """Build a :class:`Manifest` from the parsed TOML, checking every field it needs."""
-    chapters = tuple(
-        Chapter(id=_require(c, "id", "chapter"), title=_require(c, "title", "chapter"),
-                slides=c.get("slides", ""))
-        for c in data.get("chapters", [])
-    )
+    chapters = []
+    for entry in data.get("chapters", []):
+        where = f"chapter {entry.get('id', '(without an id)')}"
+        _reject_unknown(entry, {f.name for f in dataclasses.fields(Chapter)}, where)
+        chapters.append(Chapter(id=_require(entry, "id", where), title=_require_line(entry, "title", where),
+                                slides=_require_line(entry, "slides", where)))
+    chapters = tuple(chapters)
     chapter_ids = [c.id for c in chapters]
     exercises = []
     for entry in data.get("exercises", []):
@@ -164,6 +194,7 @@ def parse(data: dict) -> Manifest:
             raise ManifestError(f"{where}: ids look like 'chapter/name'")
         if exercise_id.split("/")[0] not in chapter_ids:
             raise ManifestError(f"{where}: its chapter is not listed under [[chapters]]")
+        _reject_unknown(entry, {f.name for f in dataclasses.fields(Exercise)}, where)
         checks = tuple(_parse_check(c, f"{where}, check {i}")
                        for i, c in enumerate(_require(entry, "checks", where)))
         hints = tuple(_require(entry, "hints", where))
@@ -172,7 +203,6 @@ def parse(data: dict) -> Manifest:
         exercises.append(Exercise(
             id=exercise_id,
             title=_require(entry, "title", where),
-            teaches=_require(entry, "teaches", where),
             exercise=_require(entry, "exercise", where),
             solution=_require(entry, "solution", where),
             hints=hints,
@@ -189,6 +219,7 @@ def parse(data: dict) -> Manifest:
             chance=float(entry["chance"]) if "chance" in entry else None,
             chance_metric=entry.get("chance_metric"),
             hints_needed=int(entry["hints_needed"]) if "hints_needed" in entry else None,
+            teaches=_require_line(entry, "teaches", where),
         ))
     ids = [e.id for e in exercises]
     duplicates = {i for i in ids if ids.count(i) > 1}

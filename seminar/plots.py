@@ -1,12 +1,13 @@
 """Plotting plumbing: figures go to PNG files in the output folder; ``--show`` also opens them.
 
+Every function takes the run's context first (``runtime.RunContext``: ``output_dir``, ``show``).
+
 Matplotlib runs headless (the Agg backend) unless ``--show`` is given, so scripts work over SSH,
 in CI and in tests.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import pathlib
 
@@ -14,26 +15,26 @@ import matplotlib
 import numpy as np
 
 
-def _want_screen(args: argparse.Namespace | None) -> bool:
-    return bool(args is not None and getattr(args, "show", False))
+def _want_screen(run) -> bool:
+    return bool(run is not None and getattr(run, "show", False))
 
 
-def pyplot(args: argparse.Namespace | None = None):
+def pyplot(run=None):
     """Return ``matplotlib.pyplot``, on a headless backend unless the plots are to be shown."""
-    if not _want_screen(args) and "MPLBACKEND" not in os.environ:
+    if not _want_screen(run) and "MPLBACKEND" not in os.environ:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
 
 
-def save(fig, args: argparse.Namespace, filename: str) -> pathlib.Path:
+def save(fig, run, filename: str) -> pathlib.Path:
     """Write ``fig`` to ``<output-dir>/<filename>``; show it if ``--show``; return the path."""
-    plt = pyplot(args)
-    path = pathlib.Path(args.output_dir) / filename
+    plt = pyplot(run)
+    path = pathlib.Path(run.output_dir) / filename
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    if _want_screen(args):
+    if _want_screen(run):
         plt.show()
     plt.close(fig)
     return path
@@ -50,10 +51,10 @@ def graph_edges(concrete_function) -> tuple[list[tuple[str, str]], list[tuple[st
     return nodes, edges
 
 
-def draw_graph(concrete_function, args: argparse.Namespace, filename: str, title: str = "") -> pathlib.Path:
+def draw_graph(concrete_function, run, filename: str, title: str = "") -> pathlib.Path:
     """Draw a traced function's operations as boxes in layers (inputs on the left) with arrows
     for the tensors between them: the seminar's "draw the schema of the code"."""
-    plt = pyplot(args)
+    plt = pyplot(run)
     nodes, edges = graph_edges(concrete_function)
     # Layer of a node = length of the longest path from an input to it.
     layer = {name: 0 for name, _ in nodes}
@@ -83,15 +84,15 @@ def draw_graph(concrete_function, args: argparse.Namespace, filename: str, title
     ax.set_ylim(min(ys) - 1, max(ys) + 1)
     ax.axis("off")
     ax.set_title(title or "Traced graph: blue = inputs you feed, orange = constants, green = operations")
-    return save(fig, args, filename)
+    return save(fig, run, filename)
 
 
-def plot_image_rows(args: argparse.Namespace, rows: list, filename: str,
+def plot_image_rows(run, rows: list, filename: str,
                     title: str, *, signed: bool = False) -> pathlib.Path:
     """One row of 28x28 images per ``(label, images)``, e.g. test digits above their
     reconstructions. Pixels in [0, 1] are drawn black on white; ``signed`` images (directions in
     pixel space) red for positive, blue for negative, each on its own symmetric scale."""
-    plt = pyplot(args)
+    plt = pyplot(run)
     columns = max(len(images) for _, images in rows)
     fig, axes = plt.subplots(len(rows), columns, figsize=(1.05 * columns + 1.2, 1.15 * len(rows) + 0.5),
                              squeeze=False)
@@ -111,4 +112,4 @@ def plot_image_rows(args: argparse.Namespace, rows: list, filename: str,
                 ax.imshow(np.clip(images[column], 0.0, 1.0), cmap="gray_r", vmin=0.0, vmax=1.0)
         axes[row, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
     fig.suptitle(title)
-    return save(fig, args, filename)
+    return save(fig, run, filename)

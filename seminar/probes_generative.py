@@ -96,14 +96,16 @@ def _dense_network(sizes, activations, rng: np.random.Generator, name: str, scal
     return network
 
 
-def _fresh(function):
-    """A module-level ``tf.function`` may create variables (an optimizer's slots) on its first call
-    only: main() makes that call with its own optimizer. The probe traces a fresh copy instead,
-    which leaves the student's function untouched."""
+def _compiled(train_step, *objects):
+    """The student's ``train_step`` compiled as main() compiles it: a ``tf.function`` of a closure
+    over the probe's own networks (or variables) and optimizer, called with the batch tensors alone
+    (every lesson's step takes its tensors first). A ``train_step`` the student decorated with
+    ``@tf.function`` is unwrapped first: such a function may create variables (an optimizer's
+    slots) on its first call only, and main() must make that call with its own optimizer."""
     import tensorflow as tf
 
-    inner = getattr(function, "python_function", None)
-    return tf.function(inner) if inner is not None else function
+    inner = getattr(train_step, "python_function", train_step)
+    return tf.function(lambda *tensors: inner(*tensors, *objects))
 
 
 def _named_variables(prefix: str, network) -> dict:
@@ -221,16 +223,16 @@ def dense_autoencoder(context: Context) -> list[Finding]:
         return notes + [found]
 
     # The training step on small networks of the probe's own (784 -> 16 -> 4 -> 16 -> 784).
-    train_step = _fresh(context.function("train_step"))
     small_encoder = _dense_network([PIXELS, 16, 4], ["relu", None], rng, "probe_encoder")
     small_decoder = _dense_network([4, 16, PIXELS], ["relu", "sigmoid"], rng, "probe_decoder")
     batch = _low_rank_images(rng, 16)
     reconstructions = as_array(small_decoder(small_encoder(batch)))
     want = float(((reconstructions - batch) ** 2).mean())
     variables = {**_named_variables("encoder", small_encoder), **_named_variables("decoder", small_decoder)}
-    optimizer = keras.optimizers.Adam(3e-3)
+    step = _compiled(context.function("train_step"), small_encoder, small_decoder,
+                     keras.optimizers.Adam(3e-3))
     (losses, moved), found = _steps(
-        "train_step", lambda: train_step(tf.constant(batch), small_encoder, small_decoder, optimizer),
+        "train_step", lambda: step(tf.constant(batch)),
         variables, 5, "call both networks inside the `with tf.GradientTape()` block and take the "
                       "gradient of the loss for both networks' trainable variables")
     if found:
@@ -250,10 +252,9 @@ def dense_autoencoder(context: Context) -> list[Finding]:
     encoder = context.function("build_encoder")(getattr(module, "CODE_SIZE", 32))
     decoder = context.function("build_decoder")(getattr(module, "CODE_SIZE", 32))
     images = tf.constant(_low_rank_images(rng, 64))
-    optimizer = keras.optimizers.Adam(3e-3)
-    train_step = _fresh(context.function("train_step"))
+    step = _compiled(context.function("train_step"), encoder, decoder, keras.optimizers.Adam(3e-3))
     start = float(np.var(as_array(images), axis=0).sum() / PIXELS)  # the mean image's error
-    losses, _ = run_steps(lambda: train_step(images, encoder, decoder, optimizer), {}, OVERFIT_STEPS)
+    losses, _ = run_steps(lambda: step(images), {}, OVERFIT_STEPS)
     final = float(tf.reduce_mean(tf.square(decoder(encoder(images)) - images)))
     found = overfit_finding("train_step", losses + [final], target=OVERFIT_FRACTION * start,
                             start=losses[0])
@@ -327,7 +328,6 @@ def linear_autoencoder(context: Context) -> list[Finding]:
         return [found]
 
     # The training step: its loss against NumPy, then a few steps.
-    train_step = _fresh(context.function("train_step"))
     batch = (_low_rank_images(rng, 32) - 0.5).astype(np.float32)
     start_enc = rng.normal(0.0, 0.05, (PIXELS, code_size)).astype(np.float32)
     start_dec = rng.normal(0.0, 0.05, (code_size, PIXELS)).astype(np.float32)
@@ -336,10 +336,10 @@ def linear_autoencoder(context: Context) -> list[Finding]:
     want = float(((reconstructions - batch) ** 2).mean())
     # Adam at 3e-3: over 4 steps a correct step lowers the loss to 0.81-0.91 of its start (seeds
     # 0-39); at 1e-2 its first steps overshoot and the loss rose by up to 6%, which read as ascent.
-    optimizer = keras.optimizers.Adam(3e-3)
+    step = _compiled(context.function("train_step"), variables["w_enc"], variables["w_dec"],
+                     keras.optimizers.Adam(3e-3))
     (losses, moved), found = _steps(
-        "train_step",
-        lambda: train_step(tf.constant(batch), variables["w_enc"], variables["w_dec"], optimizer),
+        "train_step", lambda: step(tf.constant(batch)),
         variables, 5, "compute the loss inside the `with tf.GradientTape()` block from w_enc and "
                       "w_dec themselves, and take its gradient for both")
     if found:
@@ -516,16 +516,15 @@ def gmmn(context: Context) -> list[Finding]:
         return [found]
 
     # The training step, on a small generator of the probe's own (3 -> 16 -> 784).
-    make_train_step = context.function("make_train_step")
     generator = _dense_network([3, 16, PIXELS], ["relu", "sigmoid"], rng, "probe_generator", scale=3.0)
     real = tf.constant(_low_rank_images(rng, 16))
     noise = tf.constant(rng.uniform(-1.0, 1.0, (16, 3)).astype(np.float32))
     fakes = as_array(generator(noise))
     train_sigmas = default or sigmas
     want = math.sqrt(max(_mmd2(fakes, as_array(real), train_sigmas), 1e-12))
-    train_step = make_train_step(generator, keras.optimizers.Adam(5e-3))
+    step = _compiled(context.function("train_step"), generator, keras.optimizers.Adam(5e-3))
     (losses, moved), found = _steps(
-        "train_step", lambda: train_step(real, noise), _named_variables("generator", generator), 5,
+        "train_step", lambda: step(real, noise), _named_variables("generator", generator), 5,
         "generate the batch from the noise inside the `with tf.GradientTape()` block, so that the "
         "tape sees the path from the generator's weights to the loss")
     if found:
@@ -643,10 +642,10 @@ def gan(context: Context) -> list[Finding]:
     # Plain SGD with a small step: it moves each weight in proportion to its gradient, so a correct
     # step lowers each player's loss to first order. Adam's first step moves every weight by the
     # full rate whatever its gradient, which on 784 inputs overshot and raised D's loss on some draws.
-    train_step = context.function("make_train_step")(
-        generator, discriminator, keras.optimizers.SGD(0.01), keras.optimizers.SGD(0.01))
+    step = _compiled(context.function("train_step"), generator, discriminator,
+                     keras.optimizers.SGD(0.01), keras.optimizers.SGD(0.01))
     try:
-        returned = train_step(tf.constant(real), tf.constant(noise))
+        returned = step(tf.constant(real), tf.constant(noise))
     except ValueError as error:
         found = _no_gradient("train_step", error, "compute the fakes, both sets of logits and both "
                                                   "losses inside the tapes; take each gradient "

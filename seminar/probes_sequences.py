@@ -473,6 +473,8 @@ def word2vec_step(context: Context) -> list[Finding]:
     tables = {"centre_table": tf.Variable(centre, dtype=tf.float32, name="centre"),
               "context_table": tf.Variable(context_values, dtype=tf.float32, name="context")}
     optimizer = keras.optimizers.Adam(0.05)
+    # Its moment estimates made here: a train_step decorated with @tf.function, already traced,
+    # could not create them (as in main()).
     optimizer.build(list(tables.values()))
     batch = (tf.constant(centres, tf.int32), tf.constant(contexts, tf.int32), tf.constant(noise, tf.int32))
 

@@ -2,20 +2,22 @@
 
 An exercise's ``main(argv=None)`` does::
 
-    parser = runtime.make_parser(__file__, __doc__, epochs=20, fast_epochs=2, batch_size=32)
-    args = runtime.parse_args(parser, argv)   # seeds everything, creates args.output_dir
+    args = runtime.parse_args(runtime.make_parser("convnets/lenet", __doc__, epochs=20,
+                                                  fast_epochs=2, batch_size=32), argv)
+    runtime.set_seed(args.seed)               # the same seed gives the same run
+    run = runtime.RunContext.from_args(args)  # where plots and logs go, --show, --quiet
 
-and then ``args.seed``, ``args.epochs``, ``args.batch_size``, ``args.fast``, ``args.output_dir``,
-``args.show`` and ``args.tensorboard`` are there, the same in every chapter.
+and then ``args.seed``, ``args.epochs``, ``args.batch_size``, ``args.fast`` are there, the same in
+every chapter. Plotting and reporting take the small ``run`` context, not the whole ``args``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import pathlib
-import random
 import sys
 import tempfile
 
@@ -26,8 +28,11 @@ OUTPUT_ROOT_VARIABLE = "SEMINAR_OUTPUT_DIR"
 
 def exercise_id_from_path(script_path: str | os.PathLike) -> str:
     """``.../sgd/linear_regression_exo.py`` and ``.../solutions/sgd/linear_regression.py`` both
-    give ``"sgd/linear_regression"``."""
-    path = pathlib.Path(script_path)
+    give ``"sgd/linear_regression"``; an id (``"sgd/linear_regression"``) is returned as it is."""
+    text = str(script_path)
+    if not text.endswith(".py"):
+        return text
+    path = pathlib.Path(text)
     return f"{path.parent.name}/{path.stem.removesuffix('_exo')}"
 
 
@@ -89,10 +94,13 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def make_parser(script_path: str, description: str | None, *, epochs: int | None = None,
+def make_parser(exercise: str, description: str | None, *, epochs: int | None = None,
                 fast_epochs: int | None = None, batch_size: int | None = None,
                 learning_rate: float | None = None) -> argparse.ArgumentParser:
     """The flags every exercise takes; a script adds its own with ``parser.add_argument``.
+
+    ``exercise`` is the exercise's id, ``"chapter/name"`` (it names the output folder); a file's
+    path is accepted too. An id works where a file has no ``__file__``, as in a notebook.
 
     ``epochs`` is the full run's default and ``fast_epochs`` the ``--fast`` run's; an explicit
     ``--epochs`` wins over both. Scripts without epochs (or a batch size, or a learning rate)
@@ -102,7 +110,7 @@ def make_parser(script_path: str, description: str | None, *, epochs: int | None
         description=(description or "").strip().splitlines()[0] if description else None,
         formatter_class=_DefaultsFormatter,
     )
-    parser.set_defaults(exercise_id=exercise_id_from_path(script_path),
+    parser.set_defaults(exercise_id=exercise_id_from_path(exercise),
                         fast_epochs=fast_epochs if fast_epochs is not None else epochs)
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed: the same seed gives the same run")
     parser.add_argument("--fast", action="store_true",
@@ -125,8 +133,9 @@ def make_parser(script_path: str, description: str | None, *, epochs: int | None
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse ``argv``, resolve the defaults that depend on ``--fast``, seed everything and create
-    the output folder.
+    """Parse ``argv``, resolve the defaults that depend on ``--fast``, and create the output folder
+    (a folder that cannot be written is a usage error now, not after the training). Seeding is the
+    caller's explicit next step: ``runtime.set_seed(args.seed)``.
 
     In a notebook (a ``# %%`` cell run in Jupyter or VS Code) ``sys.argv`` holds the kernel's own
     arguments, so ``argv=None`` there means "no flags".
@@ -148,7 +157,6 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -
         args.output_dir = default_output_dir(args.exercise_id)
     args.output_dir = pathlib.Path(args.output_dir)
     _require_writable_folder(parser, args.output_dir, given)
-    set_seed(args.seed)
     return args
 
 
@@ -174,35 +182,54 @@ def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels, so that a
     run is reproducible on the same machine."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
-    random.seed(seed)
-    np.random.seed(seed)
-    keras.utils.set_random_seed(seed)  # also seeds Python's, NumPy's and TensorFlow's generators
-    try:
-        tf.config.experimental.enable_op_determinism()
-    except (AttributeError, RuntimeError):  # very old TF, or already configured
-        pass
+    keras.utils.set_random_seed(seed)  # seeds Python's, NumPy's and TensorFlow's generators
+    tf.config.experimental.enable_op_determinism()
 
 
-def tensorboard_writer(args: argparse.Namespace, name: str = "train"):
+@dataclasses.dataclass(frozen=True)
+class RunContext:
+    """What plotting and reporting need to know of a run, and nothing else: where its plots and
+    logs go, whether to show the plots on screen, whether to print progress, whether to write
+    TensorBoard logs. Build one from the parsed flags with :meth:`from_args`, or by hand in a test
+    or a notebook: ``RunContext(pathlib.Path("out"))``."""
+
+    output_dir: pathlib.Path
+    show: bool = False
+    quiet: bool = False
+    tensorboard: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "RunContext":
+        return cls(pathlib.Path(args.output_dir), show=bool(getattr(args, "show", False)),
+                   quiet=bool(getattr(args, "quiet", False)),
+                   tensorboard=bool(getattr(args, "tensorboard", False)))
+
+    def path(self, filename: str) -> pathlib.Path:
+        """``<output-dir>/<filename>``, its folder created."""
+        path = self.output_dir / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def tensorboard_writer(run, name: str = "train"):
     """A ``tf.summary`` writer under ``<output-dir>/tensorboard/<name>`` when ``--tensorboard`` is
     given, else ``None``. Open the logs with ``tensorboard --logdir <output-dir>/tensorboard``."""
-    if not getattr(args, "tensorboard", False):
+    if not getattr(run, "tensorboard", False):
         return None
     import tensorflow as tf
 
-    return tf.summary.create_file_writer(str(args.output_dir / "tensorboard" / name))
+    return tf.summary.create_file_writer(str(pathlib.Path(run.output_dir) / "tensorboard" / name))
 
 
-def say(args: argparse.Namespace, *parts) -> None:
-    """Print progress unless ``--quiet``."""
-    if not getattr(args, "quiet", False):
+def say(run, *parts) -> None:
+    """Print progress unless ``--quiet`` (``run``: a :class:`RunContext` or the parsed flags)."""
+    if not getattr(run, "quiet", False):
         print(*parts, flush=True)
 
 
-def print_metrics(metrics: dict, args: argparse.Namespace | None = None) -> None:
+def print_metrics(metrics: dict) -> None:
     """Print the metrics ``main`` returns, one per line (numbers only: the evidence main() also
     returns for the checker, arrays and models, is not printed)."""
     metrics = {k: v for k, v in metrics.items()
@@ -212,11 +239,9 @@ def print_metrics(metrics: dict, args: argparse.Namespace | None = None) -> None
     for key, value in metrics.items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)
         print(f"  {key:<{width}}  {shown}")
-    if args is not None:
-        print(f"  (plots and logs in {args.output_dir})")
 
 
-def fraction_exact(args: argparse.Namespace, results: dict) -> float:
+def fraction_exact(run, results: dict) -> float:
     """Compare tensors with their exact expected values and print one line each.
 
     ``results`` maps a name to ``(tensor, expected value, expected dtype)``. A value that is not a
@@ -230,11 +255,11 @@ def fraction_exact(args: argparse.Namespace, results: dict) -> float:
     for name, (value, expected, dtype) in results.items():
         expected_text = np.asarray(expected).tolist()
         if not (tf.is_tensor(value) or isinstance(value, tf.Variable)):
-            say(args, f"BAD {name}: expected a TensorFlow tensor, got {type(value).__name__} {value!r}")
+            say(run, f"BAD {name}: expected a TensorFlow tensor, got {type(value).__name__} {value!r}")
             continue
         computed = value.numpy()
         ok = value.dtype == dtype and np.array_equal(computed, expected)
         correct += ok
-        say(args, f"{'ok ' if ok else 'BAD'} {name} = {np.asarray(computed).tolist()} "
+        say(run, f"{'ok ' if ok else 'BAD'} {name} = {np.asarray(computed).tolist()} "
                   f"({value.dtype.name}; expected {expected_text}, {dtype.name})")
     return correct / len(results)

@@ -1,11 +1,11 @@
 """The rnn chapter's plumbing for ``rnn/rnn_mnist``, so that the exercise file shows only the
-recurrence, the LSTM model and the training step:
+recurrence, the LSTM model and the training loop:
 
-    data = sequences.load_mnist(args)           # images (n, 28, 28): 28 rows of 28 pixels in [0, 1]
+    data = sequences.load_mnist(run)             # images (n, 28, 28): 28 rows of 28 pixels in [0, 1]
     batches = sequences.training_batches(data, args.batch_size, args.seed)
-    log = sequences.TrainingLog(args, data)     # per model and epoch: loss, validation, seconds
-    classify = sequences.logits_function(model) # float32 images (n, 28, 28) -> logits (n, 10)
-    metrics = sequences.report(args, data, log, {"rnn": (...), "lstm": (...)}, ...)
+    classify = sequences.logits_function(model)  # float32 images (n, 28, 28) -> logits (n, 10)
+    log = TrainingLog(run, epochs=args.epochs, evaluate=sequences.validation(data, classify))
+    metrics = sequences.report(run, data, {"rnn": (label, model, log), "lstm": (...)})
 
 An image is read as a sequence (slide 85): step t sees row t, a vector of 28 pixels, from the top
 row (t = 1) to the bottom one (t = 28). Pixels are ``raw / 255`` (float32 in [0, 1]), nothing else:
@@ -18,41 +18,38 @@ runs on the evidence ``main()`` returns (``measure_*``, at the end).
 
 from __future__ import annotations
 
-import argparse
-import csv
 import dataclasses
 import functools
 import math
 import pathlib
-import time
 
 import numpy as np
 
-from seminar import plots, runtime, vision
+from seminar import mnist_splits, plots, runtime
+from seminar.mnist_splits import NUM_CLASSES, SIDE, MnistSplits  # SIDE: 28 rows of 28 pixels
+from seminar.training_log import TrainingLog
 
-SIDE = vision.SIDE  # 28 rows (time steps) of 28 pixels (inputs per step)
-NUM_CLASSES = vision.NUM_CLASSES
 EVAL_BATCH = 2000  # images per call of a classify function when measuring
 
 
 # ----------------------------------------------------------------------------------- data
 
 
-def load_mnist(args: argparse.Namespace | None = None, train_size: int | None = None) -> vision.MnistSplits:
+def load_mnist(run=None, train_size: int | None = None) -> MnistSplits:
     """MNIST as sequences of rows: ``x_train`` (55000, 28, 28), ``x_val`` (5000, 28, 28), ``x_test``
-    (10000, 28, 28), float32 pixels ``raw / 255`` in [0, 1]; labels int32 (``vision.mnist_splits``,
-    the same validation digits as every chapter). ``train_size`` keeps fewer training digits."""
-    data = vision.mnist_splits(flat=True, train_size=train_size)
+    (10000, 28, 28), float32 pixels ``raw / 255`` in [0, 1]; labels int32 (``mnist_splits``, the
+    same validation digits as every chapter). ``train_size`` keeps fewer training digits."""
+    data = mnist_splits.mnist_splits(train_size=train_size)
     data = dataclasses.replace(data, **{name: getattr(data, name).reshape(-1, SIDE, SIDE)
                                         for name in ("x_train", "x_val", "x_test")})
-    if args is not None:
-        runtime.say(args, f"MNIST as sequences: {data.num_train} training, {len(data.x_val)} "
-                          f"validation and {len(data.x_test)} test digits, each {SIDE} steps (rows) "
-                          f"of {SIDE} pixels in [0, 1]")
+    if run is not None:
+        runtime.say(run, f"MNIST as sequences: {data.num_train} training, {len(data.x_val)} "
+                         f"validation and {len(data.x_test)} test digits, each {SIDE} steps (rows) "
+                         f"of {SIDE} pixels in [0, 1]")
     return data
 
 
-def training_batches(data: vision.MnistSplits, batch_size: int, seed: int):
+def training_batches(data: MnistSplits, batch_size: int, seed: int):
     """A ``tf.data.Dataset`` of shuffled ``(images (batch, 28, 28), labels (batch,))``, one pass
     over the training digits per iteration, reshuffled at each pass (from ``seed``)."""
     import tensorflow as tf
@@ -66,13 +63,6 @@ def training_batches(data: vision.MnistSplits, batch_size: int, seed: int):
 def steps_per_pass(num_images: int, batch_size: int) -> int:
     """Batches in one pass over the training images (the last one may be smaller)."""
     return math.ceil(num_images / batch_size)
-
-
-def require_shape(what: str, value, expected: tuple) -> None:
-    """Raise a ValueError saying what was expected when ``value``'s shape is not ``expected``."""
-    shape = tuple(getattr(value, "shape", np.shape(value)))
-    if shape != tuple(expected):
-        raise ValueError(f"{what} must have shape {tuple(expected)}, got {shape}")
 
 
 def logits_function(model):
@@ -135,77 +125,30 @@ def accuracy_and_loss(classify, images: np.ndarray, labels: np.ndarray, *, name:
     return correct / len(images), total_loss / len(images)
 
 
-# ----------------------------------------------------------------------------------- training log
+# ----------------------------------------------------------------------------------- training
 
 
-class TrainingLog:
-    """Per model and epoch: the mean training loss, the validation accuracy and cross-entropy
-    (5000 held-out digits) and the training time, wall and CPU (validation not counted). Prints one
-    line per epoch."""
+def validation(data: MnistSplits, classify, name: str = "classify"):
+    """The ``evaluate`` of a :class:`~seminar.training_log.TrainingLog`: the cross-entropy and the
+    accuracy of ``classify`` (images -> logits) on the 5000 validation digits after an epoch."""
 
-    def __init__(self, args: argparse.Namespace, data: vision.MnistSplits):
-        self.args = args
-        self.data = data
-        self.rows: dict[str, list[dict]] = {}
-        self._started = None
-        self._writers: dict = {}  # one TensorBoard run per model, with --tensorboard
+    def evaluate() -> dict:
+        accuracy, loss = accuracy_and_loss(classify, data.x_val, data.y_val, name=name)
+        return {"val_loss": loss, "val_accuracy": accuracy}
 
-    def start(self) -> None:
-        self._started = (time.perf_counter(), time.process_time())
-
-    def end_epoch(self, name: str, losses, classify) -> dict:
-        """Stop the clock, measure ``classify`` on the validation digits and print the line.
-        ``losses`` is the list of the epoch's batch losses (tensors)."""
-        wall = time.perf_counter() - self._started[0]
-        cpu = time.process_time() - self._started[1]
-        self._started = None
-        val_accuracy, val_loss = accuracy_and_loss(classify, self.data.x_val, self.data.y_val,
-                                                   name=f"the {name} model")
-        rows = self.rows.setdefault(name, [])
-        row = {"model": name, "epoch": len(rows) + 1, "loss": vision.mean_of(losses),
-               "val_loss": val_loss, "val_accuracy": val_accuracy,
-               "epoch_seconds": wall, "epoch_cpu_seconds": cpu}
-        rows.append(row)
-        if name not in self._writers:
-            self._writers[name] = runtime.tensorboard_writer(self.args, name)
-        if self._writers[name] is not None:
-            import tensorflow as tf
-
-            with self._writers[name].as_default():
-                for key in ("loss", "val_loss", "val_accuracy"):
-                    tf.summary.scalar(key, row[key], step=row["epoch"])
-        runtime.say(self.args, f"  {name} epoch {row['epoch']}: training loss {row['loss']:.4f}, "
-                               f"validation loss {val_loss:.4f}, accuracy {val_accuracy:.4f} "
-                               f"({wall:.1f} s, {cpu:.1f} CPU s)")
-        return row
-
-    def column(self, name: str, key: str) -> list[float]:
-        return [row[key] for row in self.rows.get(name, [])]
-
-    def seconds_per_epoch(self, name: str, key: str = "epoch_seconds") -> float:
-        values = self.column(name, key)
-        return float(np.mean(values)) if values else float("nan")
-
-    def write_csv(self, filename: str = "history.csv") -> pathlib.Path:
-        path = pathlib.Path(self.args.output_dir) / filename
-        rows = [row for model_rows in self.rows.values() for row in model_rows]
-        with open(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["model"])
-            writer.writeheader()
-            writer.writerows(rows)
-        return path
+    return evaluate
 
 
 # ----------------------------------------------------------------------------------- pictures
 
 
-def plot_reading(args, pixels: np.ndarray, label: int, probabilities: np.ndarray | None = None,
+def plot_reading(run, pixels: np.ndarray, label: int, probabilities: np.ndarray | None = None,
                  steps=(1, 4, 8, 12, 16, 20, 24, 28), filename: str = "reading_rows.png") -> pathlib.Path:
     """One digit as the network reads it: panel t shows the rows read so far (1..t) in black on
     white, the current row framed in red, the rows still to come dimmed. With ``probabilities``
     (28, 10), the softmax of the classifier applied to h_t, each panel says what the network
     would answer after t rows."""
-    plt = plots.pyplot(args)
+    plt = plots.pyplot(run)
     pixels = np.asarray(pixels, np.float32).reshape(SIDE, SIDE)
     fig, axes = plt.subplots(1, len(steps), figsize=(1.45 * len(steps), 2.3), squeeze=False)
     for ax, t in zip(axes[0], steps):
@@ -223,10 +166,10 @@ def plot_reading(args, pixels: np.ndarray, label: int, probabilities: np.ndarray
     fig.suptitle(f"A digit {label} read as a sequence: step t sees row t (28 pixels)"
                  + (", and what the hand-written RNN answers from h_t" if probabilities is not None else ""),
                  fontsize=9)
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)
 
 
-def plot_hidden_states(args, pixels: np.ndarray, states: np.ndarray, labels: np.ndarray,
+def plot_hidden_states(run, pixels: np.ndarray, states: np.ndarray, labels: np.ndarray,
                        initial_state: np.ndarray | None = None,
                        filename: str = "hidden_states.png") -> pathlib.Path:
     """The hidden state over the 28 steps. ``states`` (k, 28, units) for k digits of different
@@ -234,7 +177,7 @@ def plot_hidden_states(args, pixels: np.ndarray, states: np.ndarray, labels: np.
     a heat map, units x steps (units sorted by their last value), above the ink of the row read at
     each step; right: the states of all k digits projected on their first two principal
     components (computed here), one path per digit from h_0 to h_28."""
-    plt = plots.pyplot(args)
+    plt = plots.pyplot(run)
     states = np.asarray(states, np.float64)
     k, steps, units = states.shape
     fig = plt.figure(figsize=(15, 5.2), layout="constrained")
@@ -285,23 +228,23 @@ def plot_hidden_states(args, pixels: np.ndarray, states: np.ndarray, labels: np.
                     "the blank top rows send every digit along the same path at first", fontsize=9)
     right.grid(alpha=0.3)
     fig.suptitle("The hand-written RNN's hidden state while it reads digits row by row")
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)
 
 
-def plot_curves(args, log: TrainingLog, labels: dict[str, str],
+def plot_curves(run, logs: dict[str, tuple[str, TrainingLog]],
                 filename: str = "training_curves.png") -> pathlib.Path:
     """Validation accuracy (left) and loss (right, with the training loss dashed) per epoch, the
-    models on the same axes."""
-    plt = plots.pyplot(args)
+    models on the same axes. ``logs`` maps a name to ``(label, log)``."""
+    plt = plots.pyplot(run)
     from matplotlib.ticker import MaxNLocator
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    for index, (name, label) in enumerate(labels.items()):
-        epochs = log.column(name, "epoch")
+    for index, (label, log) in enumerate(logs.values()):
+        epochs = log.column("epoch")
         colour = f"C{index}"
-        left.plot(epochs, log.column(name, "val_accuracy"), "o-", color=colour, label=label)
-        right.plot(epochs, log.column(name, "val_loss"), "o-", color=colour, label=f"{label}: validation")
-        right.plot(epochs, log.column(name, "loss"), "--", color=colour, alpha=0.7,
+        left.plot(epochs, log.column("val_accuracy"), "o-", color=colour, label=label)
+        right.plot(epochs, log.column("val_loss"), "o-", color=colour, label=f"{label}: validation")
+        right.plot(epochs, log.column("loss"), "--", color=colour, alpha=0.7,
                    label=f"{label}: training (mean over the epoch)")
     for ax, ylabel in [(left, "validation accuracy"), (right, "cross-entropy")]:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -311,43 +254,50 @@ def plot_curves(args, log: TrainingLog, labels: dict[str, str],
         ax.legend(fontsize=8)
     right.set_yscale("log")
     fig.suptitle("Training curves: 5000 validation digits after each epoch")
-    return plots.save(fig, args, filename)
+    return plots.save(fig, run, filename)
 
 
 # ----------------------------------------------------------------------------------- report
 
 
-def report(args: argparse.Namespace, data: vision.MnistSplits, log: TrainingLog,
-           models: dict[str, tuple[str, object, int]]) -> dict:
+def report(run, data: MnistSplits, models: dict[str, tuple[str, object, TrainingLog]]) -> dict:
     """Measure each model once on the 10000 test digits, print the comparison table, write the
-    history and the training curves, and return the metrics: per model ``<name>_test_accuracy``,
-    ``<name>_params``, ``<name>_epoch_seconds`` (mean training wall seconds per epoch, the first
-    one with its tracing included) and ``<name>_epoch_cpu_seconds``, with the evidence the checker
-    measures itself from, ``<name>_classify``: float32 images (n, 28, 28) in [0, 1] -> logits
-    (n, 10). ``models`` maps a name to ``(label, classify, number of parameters)``."""
+    history (``history.csv``, a column ``model``) and the training curves, and return the metrics:
+    per model ``<name>_test_accuracy``, ``<name>_params`` (trainable numbers),
+    ``<name>_epoch_seconds`` (mean training wall seconds per epoch, the first one with its tracing
+    included) and ``<name>_epoch_cpu_seconds``, with the evidence the checker measures itself from,
+    ``<name>_classify``: float32 images (n, 28, 28) in [0, 1] -> logits (n, 10). ``models`` maps a
+    name to ``(label, trained Keras model, its TrainingLog)``."""
+    import pandas as pd
+
     metrics, table = {}, []
-    for name, (label, classify, params) in models.items():
+    for name, (label, model, log) in models.items():
+        classify = logits_function(model)
         test_accuracy, test_loss = accuracy_and_loss(classify, data.x_test, data.y_test,
                                                      name=f"the {label}")
-        seconds, cpu = log.seconds_per_epoch(name), log.seconds_per_epoch(name, "epoch_cpu_seconds")
+        epochs = max(len(log.rows), 1)
+        seconds, cpu = log.train_seconds / epochs, log.train_cpu_seconds / epochs
+        params = count_params(model)
         table.append((label, test_accuracy, test_loss, params, seconds, cpu))
         metrics.update({f"{name}_test_accuracy": test_accuracy, f"{name}_test_loss": test_loss,
-                        f"{name}_params": int(params), f"{name}_epoch_seconds": seconds,
-                        f"{name}_epoch_cpu_seconds": cpu})
+                        f"{name}_params": params, f"{name}_epoch_seconds": seconds,
+                        f"{name}_epoch_cpu_seconds": cpu,
+                        # The evidence: the checker measures this function on the test digits it
+                        # loads itself.
+                        f"{name}_classify": classify})
     width = max(len(row[0]) for row in table)
-    runtime.say(args, f"\n{'model':<{width}}  test accuracy  test loss  parameters  s per epoch (CPU s)")
+    runtime.say(run, f"\n{'model':<{width}}  test accuracy  test loss  parameters  s per epoch (CPU s)")
     for label, test_accuracy, test_loss, params, seconds, cpu in table:
-        runtime.say(args, f"{label:<{width}}  {test_accuracy:13.4f}  {test_loss:9.4f}  {params:10,d}  "
-                          f"{seconds:6.1f} ({cpu:.1f})")
-    log.write_csv()
-    plot_curves(args, log, {name: label for name, (label, _, _) in models.items()})
-    metrics["epochs"] = int(args.epochs)
-    # The evidence: the checker measures these functions on the test digits it loads itself.
-    metrics.update({f"{name}_classify": classify for name, (_, classify, _) in models.items()})
+        runtime.say(run, f"{label:<{width}}  {test_accuracy:13.4f}  {test_loss:9.4f}  {params:10,d}  "
+                         f"{seconds:6.1f} ({cpu:.1f})")
+    history = pd.concat([log.table().assign(model=name) for name, (_, _, log) in models.items()])
+    history.to_csv(run.path("history.csv"), index=False)
+    plot_curves(run, {name: (label, log) for name, (label, _, log) in models.items()})
+    metrics["epochs"] = max(len(log.rows) for _, _, log in models.values())
     return metrics
 
 
-def digits_of_each_class(data: vision.MnistSplits) -> np.ndarray:
+def digits_of_each_class(data: MnistSplits) -> np.ndarray:
     """The index of the first test digit of each class 0..9, in class order."""
     return np.array([int(np.flatnonzero(data.y_test == c)[0]) for c in range(NUM_CLASSES)])
 

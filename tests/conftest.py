@@ -48,6 +48,15 @@ def solution_run():
     return run_solution
 
 
+def pytest_collection_modifyitems(items):
+    """A test that looks at a solution's training run is slow, whichever test trains it first (the
+    run is cached, so the duration shows only on the first): ``pytest -m "not slow"`` leaves them
+    all out."""
+    for item in items:
+        if "solution_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 # What a copy of the repository for the command-line tests leaves out.
 COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "outputs", "__pycache__", ".pytest_cache",
                                       "*.egg-info", ".seminar-progress.json*", "*.bak-*")

@@ -40,6 +40,7 @@ def check_of(exercise_id, measure):
 # ------------------------------------------------------------------------- PCA and angles
 
 
+@pytest.mark.slow
 def test_pca_with_tensorflow_matches_numpy(data):
     images = data.x_train[:3000]
     pca = autoencoding.fit_pca(images, 8)
@@ -71,6 +72,7 @@ def test_largest_angle_of_known_subspaces():
 # ------------------------------------------------------------------------- the checker's measures
 
 
+@pytest.mark.slow
 def test_pca_as_an_autoencoder_scores_one_against_pca(data):
     pca = autoencoding.fit_pca(data.x_train, 32)
     context = context_for("autoencoders/autoencoder", encode=pca.encode, decode=pca.decode,
@@ -115,6 +117,7 @@ def test_bad_evidence_gets_a_clear_error(metrics, message):
         measures.run("autoencoder_test_mse", context_for("autoencoders/autoencoder", **metrics))
 
 
+@pytest.mark.slow
 def test_principal_angle_measure_tells_pca_from_random_directions(data):
     pca = autoencoding.fit_pca(data.x_train, 12)
     mixing = np.random.default_rng(0).normal(size=(12, 12))
@@ -132,6 +135,7 @@ def test_principal_angle_measure_tells_pca_from_random_directions(data):
 # ------------------------------------------------------------------------- the solutions
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exercise_id", sorted(PICTURES))
 def test_solution_draws_its_pictures_and_reports_its_baselines(exercise_id, solution_run):
     result, output_dir = solution_run(exercise_id)
@@ -150,6 +154,21 @@ def test_conv_autoencoder_beats_the_dense_one(solution_run):
     assert conv.metrics["test_mse"] < dense.metrics["test_mse"]
 
 
+@pytest.mark.slow
+def test_linear_autoencoder_epochs_are_passes_up_to_its_step_budget(tmp_path):
+    """The linear autoencoder trains a number of steps, not of epochs: its log's epochs are passes
+    over the training images (108 batches of 512), the last one cut at the step budget."""
+    exercise = COURSE.get("autoencoders/linear_autoencoder")
+    module = checker.load_module(exercise.solution_path)
+    metrics = module.main(["--steps", "150", "--seed", "0", "--output-dir", str(tmp_path), "--quiet"])
+    assert len(metrics["loss_curve"]) == 150 and metrics["loss_curve_unit"] == "step"
+    history = (tmp_path / "history.csv").read_text().splitlines()
+    assert len(history) == 1 + 2  # a header, then the epochs of 108 and 42 steps
+    assert 0.0 <= metrics["largest_angle_degrees"] <= 90.0
+    assert (tmp_path / "subspace_curves.png").stat().st_size > 5000
+
+
+@pytest.mark.slow
 def test_denoising_run_cleans_noisy_digits(tmp_path):
     exercise = COURSE.get("autoencoders/conv_autoencoder")
     module = checker.load_module(exercise.solution_path)
@@ -159,6 +178,7 @@ def test_denoising_run_cleans_noisy_digits(tmp_path):
     assert (tmp_path / "denoising.png").stat().st_size > 5000
 
 
+@pytest.mark.slow
 def test_training_only_the_decoder_fails_the_check(tmp_path):
     """A planted bug: the gradient step leaves the encoder at its random start."""
     exercise = COURSE.get("autoencoders/autoencoder")

@@ -62,6 +62,7 @@ def test_every_exercise_has_two_mutants_and_a_variant():
         assert variants, f"{exercise.id}: name a correct variant in tests/bug_zoo/"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[f"{m['exercise']}:{m['name']}" for m in MUTANTS])
 def test_mutant_fails_with_its_cause_named(mutant, tmp_path):
     exercise = COURSE.get(mutant["exercise"])
@@ -73,6 +74,7 @@ def test_mutant_fails_with_its_cause_named(mutant, tmp_path):
         f"the check did not name the cause {mutant['expect']!r} of {mutant['name']!r}; it said:\n{said}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v["file"] for v in VARIANTS])
 def test_correct_variant_passes(variant):
     exercise = COURSE.get(variant["exercise"])

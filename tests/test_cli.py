@@ -13,6 +13,7 @@ import pytest
 
 from conftest import repository_copy
 from seminar import commands, manifest, skeleton
+from seminar import progress_file as saved_progress
 
 REPO_ROOT = manifest.REPO_ROOT
 EXERCISE = "intro/hello_world"  # the quickest exercise: the CLI is under test here, not training
@@ -42,6 +43,7 @@ def test_the_copy_is_what_runs(repo):
     assert pathlib.Path(result.stdout.strip()) == repo
 
 
+@pytest.mark.slow
 def test_student_loop_end_to_end(repo):
     exercise = manifest.load().get(EXERCISE)
     exo = exo_path(repo)
@@ -114,6 +116,7 @@ def test_student_loop_end_to_end(repo):
     assert f"0/{total} exercises passing" in after.stdout
 
 
+@pytest.mark.slow
 def test_hints_come_one_at_a_time_and_stop_at_the_last(repo):
     exercise = manifest.load().get("sgd/linear_regression")
     seen = []
@@ -134,6 +137,7 @@ def test_unknown_exercise_and_bad_usage_exit_non_zero(repo):
     assert seminar(repo, "frobnicate").returncode == 2
 
 
+@pytest.mark.slow
 def test_build_never_overwrites_a_students_work(repo):
     exo = repo / "sgd" / "binary_classif_exo.py"
     edited = exo.read_text() + "\n# my notes\n"
@@ -145,8 +149,9 @@ def test_build_never_overwrites_a_students_work(repo):
     assert check_only.returncode == 1 and "out of date: sgd/binary_classif_exo.py" in check_only.stdout
 
 
+@pytest.mark.slow
 def test_watch_checks_again_when_the_file_is_saved(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(commands, "PROGRESS_PATH", tmp_path / "progress.json")
+    monkeypatch.setattr(saved_progress, "PROGRESS_PATH", tmp_path / "progress.json")
     original = manifest.load().get(EXERCISE)
     copy = tmp_path / original.exercise_path.name
     shutil.copy(original.exercise_path, copy)
@@ -184,6 +189,7 @@ def test_list_into_a_closed_pipe_ends_quietly(repo):
     assert result.returncode == 0
 
 
+@pytest.mark.slow
 def test_an_exercise_file_runs_without_tensorflow_noise_and_clean_help(repo):
     result = subprocess.run([sys.executable, str(repo / "neural_nets" / "softmax_exo.py"), "--help"],
                             cwd=repo, env=dict(os.environ, PYTHONPATH=str(repo)),

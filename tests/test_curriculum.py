@@ -54,6 +54,24 @@ def test_skeleton_is_generated_from_its_solution(exercise_id):
         f"{exercise.exercise} is out of date with {exercise.solution}: run `python -m seminar build`")
 
 
+# A student opening an exercise sees the lesson first: the plumbing lives in seminar/.
+FIRST_TODO_WITHIN = 80
+EXERCISE_LINES_AT_MOST = 250
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_lesson_comes_first_and_the_file_stays_short(exercise_id):
+    exercise = by_id(exercise_id)
+    text = exercise.exercise_path.read_text()
+    first = skeleton.todos(text)[0]
+    assert first.line <= FIRST_TODO_WITHIN, (
+        f"{exercise.exercise}: the first TODO is at line {first.line}; move plumbing into the "
+        f"chapter's module in seminar/ so that it comes within {FIRST_TODO_WITHIN} lines")
+    lines = len(text.splitlines())
+    assert lines <= EXERCISE_LINES_AT_MOST, (
+        f"{exercise.exercise} has {lines} lines (at most {EXERCISE_LINES_AT_MOST})")
+
+
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_files_have_a_header_todos_and_no_work_at_import(exercise_id):
     exercise = by_id(exercise_id)
@@ -80,6 +98,7 @@ def test_files_have_a_header_todos_and_no_work_at_import(exercise_id):
         assert todo.function != "<module>"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_unfilled_skeleton_fails_with_its_todo(exercise_id, tmp_path):
     exercise = by_id(exercise_id)
@@ -91,6 +110,7 @@ def test_unfilled_skeleton_fails_with_its_todo(exercise_id, tmp_path):
     assert f"python -m seminar hint {exercise.id}" in str(raised.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_solution_reaches_its_fast_thresholds(exercise_id, solution_run):
     result, _ = solution_run(exercise_id)

@@ -507,6 +507,7 @@ def test_mnist_has_the_canonical_shapes_order_and_counts(mnist_arrays):
     assert x_train.max() == 255 and x_train.min() == 0
 
 
+@pytest.mark.slow
 def test_mnist_from_a_canonical_npz_in_the_data_folder(mnist_arrays, tmp_path, monkeypatch):
     (x_train, y_train), (x_test, y_test) = mnist_arrays
     usb = tmp_path / "usb"

@@ -1,5 +1,6 @@
-"""The deep-features competition: its leaderboard (seminar.kaggle), the ``score`` command, the
-pretrained network's cache (seminar.pretrained) and the ``--images DIR`` path of the exercise.
+"""The deep-features competition: its leaderboard (seminar.kaggle, and the run's submissions in
+seminar.transfer), the ``score`` command, the pretrained network's cache (seminar.pretrained) and
+the ``--images DIR`` path of the exercise.
 
 The scorer is checked against log losses computed by hand; every malformed submission must be
 refused with a message saying what to fix. The cache test retrains a tiny recipe (seconds) in a
@@ -74,6 +75,7 @@ def test_clipping_of_zero_and_one():
     assert loss == pytest.approx(-math.log(1e-15), rel=1e-6)  # 34.54, not infinity
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", [kaggle.PUBLIC_IDS, 10000])
 def test_digit_leaderboard(test_labels, tmp_path, count):
     frame = frame_for(test_labels[:count])
@@ -173,6 +175,32 @@ def test_measures_score_the_evidence(test_labels, tmp_path):
         kaggle.measure_submission_log_loss(bad)
 
 
+def test_leaderboard_writes_each_submission_and_scores_it(test_labels, tmp_path):
+    """transfer.Leaderboard: the lesson's submission_frame makes each CSV, the scorer scores it."""
+    from seminar import runtime, transfer
+
+    class Sure:  # a "model" whose logits, for inputs that are the digits themselves, name them
+        def predict(self, digits, batch_size, verbose):
+            return 30.0 * np.eye(10, dtype=np.float32)[digits]
+
+    def submission_frame(ids, probabilities, class_names):
+        frame = pd.DataFrame(probabilities, columns=[f"class_{name}" for name in class_names])
+        frame.insert(0, "id", ids)
+        return frame
+
+    run = runtime.RunContext(tmp_path, quiet=True)
+    ids = np.arange(1, kaggle.PUBLIC_IDS + 1)
+    board = transfer.Leaderboard(run, ids, submission_frame)
+    path = board.submit("deep features: MLP", Sure(), test_labels[:kaggle.PUBLIC_IDS])
+    assert path == tmp_path / "submissions" / "deep_features_mlp.csv"
+    assert board.scored("deep features: MLP")["accuracy"] == 1.0
+    board.submit("always zero", Sure(), np.zeros(kaggle.PUBLIC_IDS, np.int64))
+    assert board.rows[-1]["accuracy"] == pytest.approx(np.mean(test_labels[:kaggle.PUBLIC_IDS] == 0))
+    not_a_frame = transfer.Leaderboard(run, ids, lambda ids, p, names: p)
+    with pytest.raises(ValueError, match="must return a pandas DataFrame"):
+        not_a_frame.submit("bad", Sure(), test_labels[:kaggle.PUBLIC_IDS])
+
+
 def test_competition_split_is_fixed_and_nested():
     big, small = kaggle.competition(100, public_only=True), kaggle.competition(10)
     assert big.x_train.shape == (1000, 28, 28, 1) and np.bincount(big.y_train).tolist() == [100] * 10
@@ -200,6 +228,7 @@ def tiny_recipe(monkeypatch, tmp_path):
     return cache
 
 
+@pytest.mark.slow
 def test_pretrained_cache_is_verified_and_retrained(tiny_recipe, monkeypatch, capfd):
     cache = tiny_recipe
     first = pretrained.load_pretrained()
@@ -242,6 +271,7 @@ def test_pretrained_cache_is_verified_and_retrained(tiny_recipe, monkeypatch, ca
 # ------------------------------------------------------------------------------ the exercise
 
 
+@pytest.mark.slow
 def test_images_folder_end_to_end(tmp_path):
     """--images DIR with Inception v3's architecture and random weights (no download)."""
     from PIL import Image

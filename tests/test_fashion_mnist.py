@@ -98,6 +98,7 @@ def test_the_data_folder_comes_first_and_is_never_modified(fake, tmp_path, monke
     assert not fake["cache"].exists() or not any(fake["cache"].iterdir())
 
 
+@pytest.mark.slow
 def test_nothing_available_says_what_was_tried_and_what_to_do(fake):
     fashion_mnist._load_cached.cache_clear()
     with pytest.raises(_download.DatasetUnavailable) as raised:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seminar import checker, generative, manifest
+from seminar import checker, generative, manifest, runtime
 
 COURSE = manifest.load()
 PICTURES = ["samples_per_epoch.png", "loss_curves.png", "samples.png"]
@@ -95,3 +95,28 @@ def test_generate_depends_on_its_seed_alone(gan):
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
     assert 0.0 <= float(first.min()) and float(first.max()) <= 1.0
+
+
+def test_an_epoch_of_batches_has_a_length_and_drops_the_incomplete_batch():
+    images = np.arange(10 * 784, dtype=np.float32).reshape(10, 784)
+    epoch = generative.batches(images, 4, np.random.default_rng(0))
+    batches = list(epoch)
+    assert len(epoch) == len(batches) == 2  # the last 2 images wait for the next epoch
+    assert all(tuple(batch.shape) == (4, 784) for batch in batches)
+    assert len({int(row[0]) for batch in batches for row in batch.numpy()}) == 8
+
+
+def test_generator_log_keeps_each_players_curve_and_stops_at_a_nan(tmp_path):
+    """A GAN reports two lists of batch losses per epoch: both are kept per step, their means go
+    into the epoch's row, a row of samples joins the strip; a NaN loss stops the run, naming it."""
+    def generate(n, seed):
+        return np.full((n, 28, 28), 0.5, np.float32)
+
+    log = generative.GeneratorLog(runtime.RunContext(tmp_path, quiet=True), epochs=2,
+                                  generate=generate, seed=0)
+    row = log.epoch(0, d_loss=[1.0, tf.constant(2.0)], g_loss=[3.0, 5.0])
+    assert log.curves == {"d_loss": [1.0, 2.0], "g_loss": [3.0, 5.0]}
+    assert (row["d_loss"], row["g_loss"]) == (1.5, 4.0) and len(log.strip) == 2
+    assert log.loss_curve == []  # a GAN has no single loss curve
+    with pytest.raises(FloatingPointError, match="g_loss became NaN or infinite in epoch 2"):
+        log.epoch(1, d_loss=[1.0], g_loss=[float("nan")])

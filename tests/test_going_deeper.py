@@ -141,6 +141,7 @@ def test_confusion_matrix_counts_true_rows_and_predicted_columns():
 # ------------------------------------------------------------------------- a tiny run of main()
 
 
+@pytest.mark.slow
 def test_tiny_run_saves_a_loadable_network_and_draws_its_pictures(solution, tmp_path, fashion_test):
     metrics = solution.main(["--epochs", "1", "--train-size", "256", "--seed", "0",
                              "--output-dir", str(tmp_path), "--quiet"])

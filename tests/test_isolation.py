@@ -25,6 +25,7 @@ def variant(tmp_path: pathlib.Path, exercise, old: str, new: str, name: str = "s
 MAIN_HEADER = "def main(argv=None) -> dict:\n"
 
 
+@pytest.mark.slow
 def test_the_solution_passes_in_a_child_process(tmp_path):
     outcome = isolation.run(HELLO, HELLO.solution_path, output_dir=tmp_path, time_limit=120)
     assert outcome.kind == "ran" and outcome.passed
@@ -37,6 +38,7 @@ def test_the_solution_passes_in_a_child_process(tmp_path):
     ("import os; os._exit(0)", "exit"),
     ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "crash"),
 ])
+@pytest.mark.slow
 def test_exit_or_crash_in_main_is_a_fail(tmp_path, capsys, call, kind):
     path = variant(tmp_path, HELLO, MAIN_HEADER, MAIN_HEADER + f"    {call}\n")
     outcome = isolation.run(HELLO, path, output_dir=tmp_path, time_limit=120)
@@ -44,6 +46,7 @@ def test_exit_or_crash_in_main_is_a_fail(tmp_path, capsys, call, kind):
     assert "exit" in outcome.message or "signal" in outcome.message or "SIGSEGV" in outcome.message
 
 
+@pytest.mark.slow
 def test_exit_at_import_makes_check_exit_1_with_a_message(tmp_path, capsys):
     path = variant(tmp_path, HELLO, "import seminar", "import sys; sys.exit(0)\nimport seminar")
     status = commands.check_once(HELLO, path, record=False, time_limit=120)
@@ -52,6 +55,7 @@ def test_exit_at_import_makes_check_exit_1_with_a_message(tmp_path, capsys):
     assert "FAIL intro/hello_world" in out and "exit" in out
 
 
+@pytest.mark.slow
 def test_an_endless_loop_is_stopped_at_the_time_limit(tmp_path, capsys):
     path = variant(tmp_path, HELLO, MAIN_HEADER, MAIN_HEADER + "    while True:\n        pass\n")
     status = commands.check_once(HELLO, path, record=False, time_limit=8)
@@ -75,6 +79,7 @@ def test_a_crash_while_tensorflow_loads_is_shown(tmp_path):
     assert "SIGILL" in outcome.message and "this CPU is not supported" in outcome.message
 
 
+@pytest.mark.slow
 def test_a_returned_number_does_not_pass_a_measured_check(tmp_path):
     """main() claims perfection, but the functions are wrong: the checker measures 0."""
     path = variant(tmp_path, HELLO, 'return tf.constant("Hello, TensorFlow!")',
@@ -128,6 +133,7 @@ def test_lake_exact_success_of_known_policies():
     assert measures.lake_exact_success(policy, slippery=False) == 1.0
 
 
+@pytest.mark.slow
 def test_missing_data_is_one_clear_message_in_check_run_and_demo(tmp_path, capsys):
     message = "MNIST could not be found. Tried: ... What to do: set SEMINAR_DATA_DIR"
     path = variant(tmp_path, HELLO, MAIN_HEADER,
@@ -139,6 +145,7 @@ def test_missing_data_is_one_clear_message_in_check_run_and_demo(tmp_path, capsy
     assert message in out and "Traceback" not in out
 
 
+@pytest.mark.slow
 def test_a_refused_flag_is_not_mistaken_for_an_exit_call(tmp_path, capsys):
     """argparse's own exit (here: an --output-dir under a regular file) is reported as a refused
     flag, with argparse's one-line reason, not as the student calling exit()."""

@@ -95,6 +95,7 @@ def test_judge_is_accurate_and_verified(the_judge):
     assert judge.load_judge() is the_judge  # loaded once per process
 
 
+@pytest.mark.slow
 def test_real_digits_score_like_real_digits(the_judge, train_digits):
     for seed in SAMPLE_SEEDS:
         figures = measured(real_generator(train_digits), seed)
@@ -111,6 +112,7 @@ def test_broken_generators_score_far_worse(the_judge, train_digits, name):
     assert figures["inception_score"] < 1.5, figures  # measured <= 1.057; real digits ~9.5
 
 
+@pytest.mark.slow
 def test_baselines_order_from_real_digits_to_noise(the_judge, capsys):
     baselines = judge.baseline_figures(the_judge)
     assert list(baselines) == list(judge.BASELINES)
@@ -310,6 +312,7 @@ def test_cache_records_are_checked_before_use(the_judge, tmp_path):
     assert loaded.test_accuracy == the_judge.test_accuracy
 
 
+@pytest.mark.slow
 def test_corrupt_cached_judge_is_replaced(the_judge, tmp_path, monkeypatch, capfd):
     """A judge file whose hash is wrong is removed and retrained, written atomically, and the
     retrained judge has the same weights (the recipe is deterministic). One training, ~15 s."""

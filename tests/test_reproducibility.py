@@ -8,6 +8,7 @@ import pytest
 from seminar import checker, manifest
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exercise_id", ["sgd/binary_classif", "sgd/linear_regression"])
 def test_same_seed_same_metrics_twice_in_a_row(exercise_id, tmp_path):
     exercise = manifest.load().get(exercise_id)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seminar import checker, diagnosis, measures, probes_sequences, sequences, skeleton
+from seminar import checker, diagnosis, measures, probes_sequences, runtime, sequences, skeleton
+from seminar.training_log import TrainingLog
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOLUTION = REPO_ROOT / "solutions" / "rnn" / "rnn_mnist.py"
@@ -142,6 +143,7 @@ def test_every_known_mistake_gives_other_states():
         assert not np.allclose(states, right, rtol=1e-2, atol=1e-2), cause
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [SOLUTION, VARIANT], ids=["solution", "variant"])
 def test_the_probes_pass_correct_code(path):
     module = checker.load_module(path)
@@ -221,25 +223,33 @@ def test_accuracy_and_loss_of_known_logits():
 # ------------------------------------------------------------------------- pictures
 
 
-def test_pictures_from_made_up_states(tmp_path):
-    args = types.SimpleNamespace(output_dir=tmp_path, show=False, quiet=True, epochs=2)
+@pytest.mark.slow
+def test_pictures_and_report_from_made_up_states_and_models(tmp_path):
+    run = runtime.RunContext(tmp_path, quiet=True)
     rng = np.random.default_rng(0)
     pixels = rng.uniform(size=(10, 28, 28)).astype(np.float32)
     states = np.tanh(rng.normal(size=(10, 28, 12)))
     probabilities = rng.dirichlet(np.ones(10), size=28)
-    sequences.plot_reading(args, pixels[0], 7, probabilities)
-    sequences.plot_hidden_states(args, pixels, states, np.arange(10), np.ones(12))
+    sequences.plot_reading(run, pixels[0], 7, probabilities)
+    sequences.plot_hidden_states(run, pixels, states, np.arange(10), np.ones(12))
     data = types.SimpleNamespace(x_val=pixels, y_val=np.arange(10), x_test=pixels, y_test=np.arange(10))
-    log = sequences.TrainingLog(args, data)
-    for name in ("rnn", "lstm"):
-        for _ in range(2):
-            log.start()
-            log.end_epoch(name, [tf.constant(0.5)], lambda x: np.eye(10)[:len(x)])
-    metrics = sequences.report(args, data, log, {
-        "rnn": ("simple RNN", lambda x: np.eye(10)[:len(x)], 100),
-        "lstm": ("LSTM", lambda x: np.zeros((len(x), 10)), 400)})
+    # Image i of class i: one model names every class right, the other always answers 0.
+    right = keras.Sequential([keras.Input((28, 28)), keras.layers.Lambda(
+        lambda images: tf.one_hot(tf.range(tf.shape(images)[0]) % 10, 10))])
+    zeros = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, kernel_initializer="zeros")])
+    models = {}
+    for name, label, model in (("rnn", "simple RNN", right), ("lstm", "LSTM", zeros)):
+        held_out = sequences.validation(data, sequences.logits_function(model))
+        log = TrainingLog(run, epochs=2, evaluate=held_out, name=name)
+        for epoch in range(2):
+            log.epoch(epoch, loss=[tf.constant(0.5)])
+        models[name] = (label, model, log)
+    assert models["rnn"][2].rows[-1]["val_accuracy"] == 1.0
+    metrics = sequences.report(run, data, models)
     assert metrics["rnn_test_accuracy"] == 1.0 and metrics["lstm_test_accuracy"] == 0.1
-    assert metrics["rnn_params"] == 100 and callable(metrics["lstm_classify"])
+    assert metrics["rnn_params"] == 0 and metrics["lstm_params"] == 28 * 28 * 10 + 10
+    assert callable(metrics["lstm_classify"]) and metrics["epochs"] == 2
     assert {p.name for p in tmp_path.glob("*.png")} == {
         "reading_rows.png", "hidden_states.png", "training_curves.png"}
     assert (tmp_path / "history.csv").read_text().count("\n") == 5

@@ -69,6 +69,7 @@ def test_binary_classifier_writes_its_boundary_plot(solution_run):
     assert (output_dir / "decision_boundary.png").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exercise_id", ["sgd/linear_regression", "sgd/binary_classif"])
 def test_same_seed_same_metrics(exercise_id, solution_run, tmp_path):
     first, _ = solution_run(exercise_id)
@@ -77,6 +78,7 @@ def test_same_seed_same_metrics(exercise_id, solution_run, tmp_path):
     assert again.metrics == first.metrics
 
 
+@pytest.mark.slow
 def test_tensorboard_logs_are_written_when_asked(tmp_path):
     exercise = COURSE.get("sgd/binary_classif")
     checker.run_checks(exercise, exercise.solution_path, output_dir=tmp_path, quiet=True,

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from seminar import commands, sweep
+from seminar import commands, manifest, sweep
 
 
 def test_seed_lists_are_read_as_written():
@@ -21,6 +21,7 @@ def test_a_bad_seed_list_is_a_usage_error(capsys):
     assert "--seeds" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_sweep_prints_a_row_per_seed_and_writes_its_table(tmp_path, capsys):
     status = commands.main(["seeds", "intro/hello_world", "--seeds", "0-2", "--jobs", "2",
                             "--csv-dir", str(tmp_path)])
@@ -38,6 +39,7 @@ def test_a_sweep_prints_a_row_per_seed_and_writes_its_table(tmp_path, capsys):
     assert "## intro hello_world fast" in summary and "failures: 0 of 3" in summary
 
 
+@pytest.mark.slow
 def test_a_failing_seed_is_counted_and_exits_1(tmp_path, capsys, monkeypatch):
     """The student's unfilled skeleton on two seeds: two failures, each saying why."""
     status = commands.main(["seeds", "intro/hello_world", "--exo", "--seeds", "0-1",
@@ -52,7 +54,7 @@ def test_a_failing_seed_is_counted_and_exits_1(tmp_path, capsys, monkeypatch):
 def test_the_committed_sweeps_cover_every_exercise_and_every_row_passes(course, mode, seeds):
     """`make seeds` has been run with today's thresholds: a table per exercise and mode, in
     benchmarks/seeds/, whose header names the manifest's current thresholds and whose rows all pass."""
-    folder = commands.REPO_ROOT / "benchmarks" / "seeds"
+    folder = manifest.REPO_ROOT / "benchmarks" / "seeds"
     for exercise in course.exercises:
         path = folder / f"{exercise.chapter}__{exercise.name}__{mode}.csv"
         assert path.is_file(), f"no sweep table {path.name}: run make seeds"
@@ -68,10 +70,11 @@ def test_the_committed_sweeps_cover_every_exercise_and_every_row_passes(course, 
         assert failing == [], f"{path.name}: seeds {failing} fail"
 
 
+@pytest.mark.slow
 def test_a_variant_file_is_swept_under_its_own_name(tmp_path, capsys):
     """`--file` sweeps another solution of one exercise (benchmarks/variants/), in a table of its own."""
     variant = tmp_path / "hello_world_again.py"
-    variant.write_text((commands.REPO_ROOT / "solutions" / "intro" / "hello_world.py").read_text())
+    variant.write_text((manifest.REPO_ROOT / "solutions" / "intro" / "hello_world.py").read_text())
     status = commands.main(["seeds", "intro/hello_world", "--file", str(variant), "--seeds", "0",
                             "--csv-dir", str(tmp_path)])
     assert status == 0

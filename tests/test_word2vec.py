@@ -126,6 +126,7 @@ def _write_text_and_questions(folder: pathlib.Path) -> tuple[pathlib.Path, pathl
     return text, questions
 
 
+@pytest.mark.slow
 def test_main_on_a_text_file_counts_the_skipped_questions(w2v, tmp_path):
     text, questions = _write_text_and_questions(tmp_path)
     metrics = w2v.main(["--corpus", str(text), "--analogies", str(questions), "--epochs", "1",
@@ -146,6 +147,7 @@ def test_main_on_a_text_file_counts_the_skipped_questions(w2v, tmp_path):
     assert metrics["questions_answered"] == 5
 
 
+@pytest.mark.slow
 def test_same_seed_same_vectors(w2v, tmp_path):
     text, questions = _write_text_and_questions(tmp_path)
 
@@ -254,6 +256,7 @@ WORD2VEC_PROBES = ["word2vec_pairs", "word2vec_noise", "word2vec_loss", "word2ve
 VARIANT = SOLUTION.parent.parent.parent / "benchmarks" / "variants" / "rnn" / "word2vec_embedding_layers.py"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [SOLUTION, VARIANT], ids=["solution", "variant"])
 def test_the_probes_pass_correct_code(path):
     module = checker.load_module(path)

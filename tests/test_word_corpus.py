@@ -1,4 +1,4 @@
-"""The generated word2vec corpus (datasets.word_corpus, for issue 10's word2vec exercise): the same
+"""The generated word2vec corpus (datasets.word_corpus, for the word2vec exercise): the same
 corpus for a seed, relations a co-occurrence model can learn but no sentence states, held-out
 analogy questions, and the questions-words.txt format read and written."""
 
@@ -14,6 +14,7 @@ def corpus():
     return word_corpus.generate(seed=0, sentences=20_000)
 
 
+@pytest.mark.slow
 def test_same_seed_same_corpus_other_seed_other_corpus(corpus):
     assert word_corpus.generate(seed=0, sentences=20_000).sentences == corpus.sentences
     assert word_corpus.generate(seed=1, sentences=20_000).sentences != corpus.sentences
@@ -49,6 +50,7 @@ def test_questions_are_split_once_and_held_out(corpus):
         assert validation and test and not validation & test
 
 
+@pytest.mark.slow
 def test_relations_are_learnable_from_co_occurrence():
     """Word vectors from a plain co-occurrence count (PPMI and SVD, in NumPy) answer most held-out
     analogies, far above chance (about 1 in 500): the corpus carries the relations."""
@@ -104,6 +106,7 @@ def test_user_files_are_read_as_a_student_gives_them(tmp_path):
         word_corpus.read_text(tmp_path / "empty.txt")
 
 
+@pytest.mark.slow
 def test_the_command_line_writes_the_corpus(tmp_path, capsys):
     assert datasets_cli.main(["corpus", "--to", str(tmp_path / "out"), "--seed", "3"]) == 0
     out = capsys.readouterr().out

@@ -38,10 +38,9 @@ HIDDEN_UNITS = (64, 256, 256, 1024)
 SIGMAS = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)
 # 250 generated digits against 250 real ones per step. The MMD of two batches is a noisy estimate
 # of the distance between the two distributions, less noisy for larger batches (the paper used
-# 1000), but each step then costs more. For the same CPU time, 250 gave a better generator than
-# 500 on 2 cores (fast runs, seeds 0-2: FID 42-45 against 50-56).
+# 1000), but each step then costs more: for the same CPU time, 250 gave a better generator than 500.
 BATCH_SIZE = 250
-# Adam at 5e-3 (1e-3 was clearly slower). A cosine decay did no better (full run, seed 0).
+# Adam at 5e-3 (1e-3 was clearly slower; a cosine decay did no better).
 LEARNING_RATE = 5e-3
 EPOCHS = 20
 EPOCHS_FAST = 4
@@ -89,63 +88,60 @@ def mmd2(x: tf.Tensor, y: tf.Tensor, sigmas=SIGMAS) -> tf.Tensor:
     # END SOLUTION
 
 
-def make_train_step(generator: keras.Model, optimizer: keras.optimizers.Optimizer):
-    """Return the compiled training step ``train_step(real, noise) -> loss`` for this generator.
-    The step is defined inside this function so that the tf.function is traced for these Keras
-    objects (a module-level tf.function taking models as arguments would retrace for each).
+def train_step(real: tf.Tensor, noise: tf.Tensor, generator: keras.Model,
+               optimizer: keras.optimizers.Optimizer) -> tf.Tensor:
+    """One optimizer step on a batch of real digits (batch, 784) and of noise (batch, NOISE_DIM):
+    return the loss, the MMD (not squared) between the generated batch and the real one. main()
+    runs it compiled, as a TensorFlow graph (tf.function).
 
     The loss minimised is the MMD itself, the square root of MMD^2: near the end MMD^2 is small and
     its gradient (2 MMD times the MMD's gradient) shrinks with it, while Adam's running scale of the
-    gradients lags behind, so the steps would shrink too; the square root keeps their size steady
-    (in our fast runs: FID 41 against 51 for MMD^2, seed 0)."""
-
-    @tf.function
-    def train_step(real: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
-        """One Adam step on a batch of real digits (batch, 784) and of noise (batch, NOISE_DIM):
-        return the loss, the MMD (not squared) between the generated batch and the real one."""
-        # SOLUTION: Generate a batch from the noise; its loss is the square root of its MMD^2 to
-        #   the real batch, floored at 1e-12 first (the root's gradient is infinite at 0). Step the
-        #   optimizer on the generator's trainable variables to lower it; return the loss.
-        with tf.GradientTape() as tape:
-            loss = tf.sqrt(tf.maximum(mmd2(generator(noise, training=True), real), 1e-12))
-        gradients = tape.gradient(loss, generator.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
-        return loss
-        # END SOLUTION
-
-    return train_step
+    gradients lags behind, so the steps would shrink too; the square root keeps their size steady."""
+    # SOLUTION: Generate a batch from the noise; its loss is the square root of its MMD^2 to
+    #   the real batch, floored at 1e-12 first (the root's gradient is infinite at 0). Step the
+    #   optimizer on the generator's trainable variables to lower it; return the loss.
+    with tf.GradientTape() as tape:
+        loss = tf.sqrt(tf.maximum(mmd2(generator(noise, training=True), real), 1e-12))
+    gradients = tape.gradient(loss, generator.trainable_variables)
+    optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
+    return loss
+    # END SOLUTION
 
 
 # %% Main
 
 
 def main(argv=None) -> dict:
-    parser = runtime.make_parser(__file__, __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST,
-                                 batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
-    args = runtime.parse_args(parser, argv)
-    digits = generative.training_digits(args)  # (55000, 784) float32 in [0, 1]
+    args = runtime.parse_args(runtime.make_parser(
+        "autoencoders/gmmn", __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST,
+        batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE), argv)
+    runtime.set_seed(args.seed)
+    run = runtime.RunContext.from_args(args)
+    digits = generative.training_digits(run)  # (55000, 784) float32 in [0, 1]
     generative.check_squared_distances(squared_distances)
     generative.check_mmd(mmd2, SIGMAS)
 
     generator = build_generator()
     generative.check_generator(generator, NOISE_DIM)
-    steps_per_epoch = len(digits) // args.batch_size
-    train_step = make_train_step(generator, keras.optimizers.Adam(args.learning_rate))
+    optimizer = keras.optimizers.Adam(args.learning_rate)
+    # train_step as one compiled graph for this generator and this optimizer: a tf.function of a
+    # closure over them (Keras objects are not tf.function arguments).
+    step = tf.function(lambda real, noise: train_step(real, noise, generator, optimizer))
 
     noise = generative.Noise(NOISE_DIM, "uniform", args.seed)
     generate = generative.make_generate(generator, noise)  # generate(n, seed) -> (n, 28, 28)
-    loop = generative.TrainingLoop(args, generate, ("mmd",), steps_per_epoch, "GMMN",
-                                   log_scale=True)
+    log = generative.GeneratorLog(run, epochs=args.epochs, generate=generate, seed=args.seed)
     order = np.random.default_rng(args.seed)  # the order of the training digits
-    for _ in range(args.epochs):
-        for real in generative.batches(digits, args.batch_size, order):
-            loop.step(train_step(real, noise.draw(args.batch_size)))
-        loop.end_epoch()
+    for epoch in range(args.epochs):
+        losses = []
+        for real in log.batches(generative.batches(digits, args.batch_size, order)):
+            losses.append(step(real, noise.draw(args.batch_size)))
+        log.epoch(epoch, loss=losses)
 
-    metrics = loop.finish()  # the pictures, and the judge's fid, inception_score and classes
+    metrics = generative.report(run, log, "GMMN", log_scale=True)  # pictures; the judge's figures
     # The evidence: the checker draws its own 2000 samples from generate and judges them itself;
     # it reads the loss of every step (the MMD) for NaN and for a loss that never came down.
-    return {**metrics, "generate": generate, "loss_curve": loop.history["mmd"]}
+    return {**metrics, **log.evidence(), "generate": generate}
 
 
 if __name__ == "__main__":

@@ -28,10 +28,13 @@ of an image x is mean + ((x - mean) W_enc) W_dec.
 # %% Imports
 import seminar  # noqa: F401  (sets TensorFlow's environment defaults: import it before tensorflow)
 
+import math
+
 import keras
 import tensorflow as tf
 
-from seminar import autoencoding, runtime
+from seminar import autoencoding, runtime, shapes
+from seminar.training_log import TrainingLog
 
 # %% Settings
 
@@ -41,13 +44,11 @@ NUM_PIXELS = 28 * 28
 CODE_SIZE = 12
 INIT_STDDEV = 0.01
 # Adam at 1e-2 decayed to 0 along a cosine over the run, on batches of 512 centred images: the
-# largest angle to the principal subspace went from 5 degrees to 0.3 over the last third of 2000
-# steps, as the rate decayed (SGD's noise is what keeps it from 0 earlier).
+# gradient's noise keeps the decoder's span a few degrees off PCA's until the rate decays.
 LEARNING_RATE = 1e-2
 BATCH_SIZE = 512
-STEPS = 6000
+STEPS = 6000  # about 56 passes over the 55000 training images (18.6 with --fast)
 STEPS_FAST = 2000
-CURVE_POINTS = 20  # how often the angle and the error are measured for the curves
 
 
 # %% The linear autoencoder: code = x W_enc (batch, k), reconstruction = code W_dec (batch, 784)
@@ -77,11 +78,10 @@ def reconstruct_centred(centred: tf.Tensor, w_enc, w_dec) -> tf.Tensor:
     # END SOLUTION
 
 
-@tf.function
 def train_step(centred, w_enc, w_dec, optimizer) -> tf.Tensor:
     """One optimizer step on both matrices for a batch of centred images (batch, 784). Return the
     batch loss (a scalar, as it was before the step): the squared reconstruction error averaged
-    over the images and the pixels."""
+    over the images and the pixels. main() runs it compiled, as a TensorFlow graph (tf.function)."""
     # SOLUTION: Measure how far the batch's reconstructions are from the centred batch itself, then
     #   take one optimizer step that moves both matrices.
     with tf.GradientTape() as tape:
@@ -95,47 +95,43 @@ def train_step(centred, w_enc, w_dec, optimizer) -> tf.Tensor:
 
 
 def main(argv=None) -> dict:
-    parser = runtime.make_parser(__file__, __doc__, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
+    parser = runtime.make_parser("autoencoders/linear_autoencoder", __doc__, batch_size=BATCH_SIZE,
+                                 learning_rate=LEARNING_RATE)
     parser.add_argument("--steps", type=runtime.positive_int, default=None,
                         help=f"training steps (default {STEPS}, {STEPS_FAST} with --fast)")
     args = runtime.parse_args(parser, argv)
+    runtime.set_seed(args.seed)
+    run = runtime.RunContext.from_args(args)
     steps = args.steps or (STEPS_FAST if args.fast else STEPS)
-    data = autoencoding.load_mnist(args)
+    data = autoencoding.load_mnist(run)
 
     pca = autoencoding.fit_pca(data.x_train, CODE_SIZE)  # with TensorFlow: the optimum to reach
     mean = pca.mean  # the mean training image (784,)
     centred_train = data.x_train - mean
     w_enc, w_dec = init_weights(CODE_SIZE, args.seed)
-    autoencoding.require_shape("init_weights' encoder matrix", w_enc, (NUM_PIXELS, CODE_SIZE))
-    autoencoding.require_shape("init_weights' decoder matrix", w_dec, (CODE_SIZE, NUM_PIXELS))
-    autoencoding.require_shape("reconstruct_centred's output for 3 images",
-                               reconstruct_centred(centred_train[:3], w_enc, w_dec), (3, NUM_PIXELS))
-
-    def reconstruct(images):  # images (n, 784) in [0, 1] -> reconstructions (n, 784)
-        return (reconstruct_centred(images - mean, w_enc, w_dec) + mean).numpy()
+    shapes.require("init_weights' encoder matrix", w_enc, (NUM_PIXELS, CODE_SIZE))
+    shapes.require("init_weights' decoder matrix", w_dec, (CODE_SIZE, NUM_PIXELS))
+    shapes.require("reconstruct_centred's output for 3 images",
+                   reconstruct_centred(centred_train[:3], w_enc, w_dec), (3, NUM_PIXELS))
 
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
     optimizer = keras.optimizers.Adam(schedule)
-    batches = iter(autoencoding.training_batches(centred_train, args.batch_size, args.seed, endless=True))
-    curve = {"step": [], "angle": [], "ratio": []}
-    losses = []  # every step's batch loss (tensors, read at the end): the checker's loss curve
-    log = autoencoding.EpochLog(args, data.x_val, reconstruct)
-    runtime.say(args, f"{steps} steps of Adam on batches of {args.batch_size} centred images, "
-                      f"code size {CODE_SIZE}")
-    log.start()
-    for step in range(1, steps + 1):
-        loss = train_step(next(batches), w_enc, w_dec, optimizer)
-        losses.append(loss)
-        if step % max(steps // CURVE_POINTS, 1) == 0 or step == steps:
-            log.stop()  # measuring is not training
-            angle = autoencoding.largest_angle_degrees(w_dec, pca.components)
-            ratio = pca.linear_train_mse(w_enc, w_dec) / pca.train_mse()  # exact, from the covariance
-            for key, value in zip(curve, (step, angle, ratio)):
-                curve[key].append(value)
-            runtime.say(args, f"  step {step}/{steps}: batch loss {float(loss):.5f}, training MSE / PCA's "
-                              f"{ratio:.5f}, largest angle to the principal subspace {angle:.2f} degrees")
-            log.start()
-    log.stop()
+    # train_step as one compiled graph for these matrices and this optimizer: a tf.function of a
+    # closure over them.
+    step = tf.function(lambda centred: train_step(centred, w_enc, w_dec, optimizer))
+    batches = autoencoding.training_batches(centred_train, args.batch_size, args.seed)
+    steps_per_epoch = autoencoding.steps_per_pass(data.num_train, args.batch_size)
+    # After each epoch the log measures how far the decoder's span and the error are from PCA's.
+    log = TrainingLog(run, epochs=math.ceil(steps / steps_per_epoch),
+                      evaluate=autoencoding.distance_to_pca(pca, w_enc, w_dec))
+    runtime.say(run, f"{steps} steps of Adam on batches of {args.batch_size} centred images, "
+                     f"code size {CODE_SIZE}")
+    for epoch in range(log.epochs):
+        losses = []
+        # A pass over the images, or what is left of `steps` in the last epoch.
+        for centred in log.batches(batches.take(steps - epoch * steps_per_epoch)):
+            losses.append(step(centred))
+        log.epoch(epoch, loss=losses)
 
     def encode(images):  # (n, 784) -> codes (n, CODE_SIZE)
         return tf.matmul(images - mean, w_enc).numpy()
@@ -143,19 +139,14 @@ def main(argv=None) -> dict:
     def decode(codes):  # (n, CODE_SIZE) -> images (n, 784)
         return (tf.matmul(codes, w_dec) + mean).numpy()
 
-    metrics = autoencoding.report(args, data, encode, decode, CODE_SIZE, name="linear autoencoder",
-                                  pca=pca)
-    angle = curve["angle"][-1]
-    runtime.say(args, f"Largest principal angle between the decoder's span and PCA's: {angle:.3f} degrees")
-    autoencoding.plot_directions(args, w_dec.numpy(), pca, angle)
-    autoencoding.plot_subspace_curves(args, curve["step"], curve["angle"], curve["ratio"])
-    metrics.update(largest_angle_degrees=angle, train_mse_vs_pca=curve["ratio"][-1],
-                   final_loss=float(loss), loss_curve=[float(value) for value in losses],
-                   train_seconds=log.train_seconds,
-                   train_cpu_seconds=log.train_cpu_seconds,
-                   # More evidence: the decoder's directions, and the mean it reconstructs around.
-                   decoder_weights=w_dec.numpy(), mean=mean)
-    return metrics
+    metrics = autoencoding.report(run, data, encode, decode, CODE_SIZE, log,
+                                  name="linear autoencoder", pca=pca)
+    angle = metrics["largest_angle_degrees"]
+    runtime.say(run, f"Largest principal angle between the decoder's span and PCA's: {angle:.3f} degrees")
+    autoencoding.plot_directions(run, w_dec.numpy(), pca, angle)
+    autoencoding.plot_subspace_curves(run, log)
+    # More evidence: the decoder's directions, and the mean it reconstructs around.
+    return {**metrics, "decoder_weights": w_dec.numpy(), "mean": mean}
 
 
 if __name__ == "__main__":

@@ -79,8 +79,10 @@ def make_graph() -> tf.types.experimental.GenericFunction:
 
 
 def main(argv=None) -> dict:
-    parser = runtime.make_parser(__file__, __doc__)
+    parser = runtime.make_parser("intro/hello_world", __doc__)
     args = runtime.parse_args(parser, argv)
+    runtime.set_seed(args.seed)
+    run = runtime.RunContext.from_args(args)
 
     graph = make_graph()
     fed_scalar = graph(tf.constant(3.0), tf.constant(4.0))  # 3 * 4 + 3
@@ -92,11 +94,11 @@ def main(argv=None) -> dict:
         "graph_scalar": (fed_scalar, 15.0, tf.float32),
         "graph_vector": (fed_vector, [11.0, 42.0], tf.float32),
     }
-    fraction_correct = runtime.fraction_exact(args, results)
+    fraction_correct = runtime.fraction_exact(run, results)
 
     concrete = graph.get_concrete_function()
-    schema = plots.draw_graph(concrete, args, "graph_schema.png", "x * y + x: the graph TensorFlow traced")
-    runtime.say(args, f"graph schema written to {schema}")
+    schema = plots.draw_graph(concrete, run, "graph_schema.png", "x * y + x: the graph TensorFlow traced")
+    runtime.say(run, f"graph schema written to {schema}")
     return {"fraction_correct": fraction_correct,
             "graph_operations": len(concrete.graph.get_operations())}
 

@@ -24,7 +24,8 @@ import seminar  # noqa: F401  (sets TensorFlow's environment defaults: import it
 import keras
 import tensorflow as tf
 
-from seminar import autoencoding, runtime, vision
+from seminar import autoencoding, runtime, shapes
+from seminar.training_log import TrainingLog
 
 # %% Settings
 
@@ -73,11 +74,10 @@ def build_decoder(code_size: int) -> keras.Model:
     return TwoLayers(code_size, HIDDEN_UNITS, NUM_PIXELS, output=tf.sigmoid, name="decoder")
 
 
-@tf.function
 def train_step(images, encoder, decoder, optimizer) -> tf.Tensor:
     """One optimizer step on a batch of images (batch, 784) for both networks. Return the batch
     loss (a scalar, as it was before the step): the squared reconstruction error averaged over
-    the images and the pixels."""
+    the images and the pixels. main() runs it compiled, as a TensorFlow graph (tf.function)."""
     # Variant: the loss summed over pixels and averaged over images (784x the mean; Adam does not
     # mind the scale), the gradients taken for a dict of both networks' variables.
     with tf.GradientTape() as tape:
@@ -94,15 +94,17 @@ def train_step(images, encoder, decoder, optimizer) -> tf.Tensor:
 
 
 def main(argv=None) -> dict:
-    parser = runtime.make_parser(__file__, __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST,
-                                 batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
-    args = runtime.parse_args(parser, argv)
-    data = autoencoding.load_mnist(args)  # x_train (55000, 784), x_val, x_test: pixels in [0, 1]
+    args = runtime.parse_args(runtime.make_parser(
+        "autoencoders/autoencoder", __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST,
+        batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE), argv)
+    runtime.set_seed(args.seed)
+    run = runtime.RunContext.from_args(args)
+    data = autoencoding.load_mnist(run)  # x_train (55000, 784), x_val, x_test: pixels in [0, 1]
 
     encoder, decoder = build_encoder(CODE_SIZE), build_decoder(CODE_SIZE)
     codes = encoder(data.x_val[:3])
-    autoencoding.require_shape("the encoder's output for 3 images", codes, (3, CODE_SIZE))
-    autoencoding.require_shape("the decoder's output for 3 codes", decoder(codes), (3, NUM_PIXELS))
+    shapes.require("the encoder's output for 3 images", codes, (3, CODE_SIZE))
+    shapes.require("the decoder's output for 3 codes", decoder(codes), (3, NUM_PIXELS))
     if not args.quiet:
         encoder.summary()
         decoder.summary()
@@ -119,21 +121,18 @@ def main(argv=None) -> dict:
     steps_per_epoch = autoencoding.steps_per_pass(data.num_train, args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps_per_epoch * args.epochs)
     optimizer = keras.optimizers.Adam(schedule)
+    # train_step as one compiled graph for these networks and this optimizer: a tf.function of a
+    # closure over them (Keras objects are not tf.function arguments).
+    step = tf.function(lambda images: train_step(images, encoder, decoder, optimizer))
     batches = autoencoding.training_batches(data.x_train, args.batch_size, args.seed)
-    log = autoencoding.EpochLog(args, data.x_val, reconstruct)
-    loss_curve = []  # every step's batch loss: the checker reads it for NaN, growth, stalls
+    log = TrainingLog(run, epochs=args.epochs, evaluate=autoencoding.validation(data.x_val, reconstruct))
     for epoch in range(args.epochs):
-        progress = vision.ProgressBar(args, steps_per_epoch, epoch, args.epochs)
         losses = []
-        log.start()
-        for step, images in enumerate(batches, start=1):
-            losses.append(train_step(images, encoder, decoder, optimizer))
-            progress.update(step, losses)
-        log.end_epoch(losses)
-        loss_curve += [float(loss) for loss in losses]
+        for images in log.batches(batches):
+            losses.append(step(images))
+        log.epoch(epoch, loss=losses)
 
-    metrics = autoencoding.report(args, data, encode, decode, CODE_SIZE, log)
-    return {**metrics, "loss_curve": loss_curve}
+    return autoencoding.report(run, data, encode, decode, CODE_SIZE, log)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ import math
 import keras
 import tensorflow as tf
 
-from seminar import runtime, vision
+from seminar import digit_plots, mnist_splits, runtime, shapes
+from seminar.training_log import TrainingLog
 
 # %% Settings
 
@@ -99,14 +100,13 @@ def train_step(images, labels, params, optimizer) -> tf.Tensor:
 
 
 def main(argv=None) -> dict:
-    parser = runtime.make_parser(__file__, __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST,
-                                 batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
-    vision.add_benchmark_flag(parser)
-    args = runtime.parse_args(parser, argv)
+    args = runtime.parse_args(runtime.make_parser(
+        "neural_nets/mlp", __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST,
+        batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE), argv)
+    runtime.set_seed(args.seed)
+    run = runtime.RunContext.from_args(args)
 
-    data = vision.mnist_splits(flat=True)  # x: (n, 784) float32 in [0, 1]; y: (n,) int32
-    runtime.say(args, f"MNIST: {data.num_train} training, {len(data.x_val)} validation, "
-                      f"{len(data.x_test)} test digits")
+    data = mnist_splits.mnist_splits(flat=True)  # x: (n, 784) float32 in [0, 1]; y: (n,) int32
     dataset = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
                .shuffle(data.num_train, seed=args.seed, reshuffle_each_iteration=True)
                .batch(args.batch_size)
@@ -118,9 +118,7 @@ def main(argv=None) -> dict:
     if [tuple(p.shape) for p in params] != expected:
         raise ValueError(f"init_layers must return variables of shapes {expected}, "
                          f"got {[tuple(p.shape) for p in params]}")
-    scores = inference(tf.constant(data.x_val[:3]), params)
-    if tuple(scores.shape) != (3, NUM_CLASSES):
-        raise ValueError(f"inference must return logits of shape (batch, {NUM_CLASSES}), got {tuple(scores.shape)}")
+    shapes.require("inference() for 3 images", inference(data.x_val[:3], params), (3, NUM_CLASSES))
 
     steps_per_epoch = math.ceil(data.num_train / args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps_per_epoch * args.epochs)
@@ -129,23 +127,13 @@ def main(argv=None) -> dict:
     def predict(images):
         return inference(tf.constant(images), params)
 
-    clock = vision.EpochClock(args, data, predict)
-    writer = runtime.tensorboard_writer(args)
-    loss_curve = []  # every batch's loss: the checker reads it for NaN, ascent or a stuck loss
+    log = TrainingLog(run, epochs=args.epochs, evaluate=mnist_splits.validation(data, predict))
     for epoch in range(args.epochs):
-        progress = vision.ProgressBar(args, steps_per_epoch, epoch, args.epochs)
         losses = []
-        clock.start()
-        for batch, (images, labels) in enumerate(dataset, start=1):
+        for images, labels in log.batches(dataset):
             losses.append(train_step(images, labels, params, optimizer))
-            progress.update(batch, losses)
-        epoch_seconds = clock.stop()
-        vision.end_of_epoch(args, clock, writer, epoch, epoch_seconds, losses)
-        loss_curve += [float(loss) for loss in losses]
-
-    metrics = vision.test_and_report(args, data, clock, predict)
-    metrics["loss_curve"] = loss_curve
-    return metrics
+        log.epoch(epoch, loss=losses)
+    return digit_plots.final_report(run, data, log, predict)
 
 
 if __name__ == "__main__":

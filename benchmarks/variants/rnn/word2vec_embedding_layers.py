@@ -2,7 +2,7 @@
 Variant of solutions/rnn/word2vec.py (see benchmarks/variants/README.md): the two tables are made
 by keras.layers.Embedding layers (their initialisers), whose variables go to the step, where rows
 are looked up with tf.nn.embedding_lookup; pairs built with NumPy slices; the loss as sigmoid
-cross-entropies; the analogies answered in NumPy.
+cross-entropies; the analogies answered in NumPy; the step decorated with @tf.function itself.
 
 Title: word2vec: skip-gram with negative sampling, and king - man + woman = queen
 Chapter: rnn (seminar slides 78-80)
@@ -30,21 +30,20 @@ import numpy as np
 import tensorflow as tf
 
 from seminar import embeddings, runtime
+from seminar.training_log import TrainingLog
 
 # %% Settings
 
-# A generated sentence is a shuffled bag of 8 to 14 words around one planted word, so any window
-# sees the planted word's attributes. Window 3 gives 3.2 million (centre, context) pairs per epoch
-# (window 5: 4.8 million, 50% slower, the same validation accuracy). One epoch of 790 Adam steps
-# already answers all 318 validation questions; the full run's five epochs lower the loss further.
-# Fewer, larger steps learn less: 16384 pairs per step for one epoch answered 95%.
+# Chosen on the generated corpus's validation questions (the trials: exercises.toml's reference).
 DIMENSION = 50  # numbers per word vector (--dimension); 16 was enough here, real text needs more
-WINDOW = 3  # context words on each side of the centre word (--window)
+# Context words on each side (--window). A generated sentence is a shuffled bag of words around one
+# planted word, so any window sees its attributes: a wider one only costs time.
+WINDOW = 3
 NEGATIVES = 5  # noise words per (centre, context) pair
 NOISE_POWER = 0.75  # the unigram distribution to the power 3/4 (Mikolov et al. 2013)
 LEARNING_RATE = 5e-3  # Adam, decayed to 0 along a cosine over the run
-BATCH_SIZE = 4096  # (centre, context) pairs per step
-EPOCHS = 5
+BATCH_SIZE = 4096  # (centre, context) pairs per step: fewer, larger steps learn less per epoch
+EPOCHS = 5  # one epoch (the fast run) already answers the questions; more lower the loss further
 EPOCHS_FAST = 1
 
 
@@ -89,8 +88,9 @@ def sgns_loss(centre: tf.Tensor, context: tf.Tensor, noise: tf.Tensor) -> tf.Ten
 def train_step(centres, contexts, negatives, centre_table, context_table, optimizer) -> tf.Tensor:
     """One optimizer step on a batch: word ids of the centres (batch,), of their contexts (batch,)
     and of the noise words (batch, NEGATIVES); the tables are tf.Variables (vocabulary, dim).
-    Return the batch loss."""
-    # The tables are the variables of two keras.layers.Embedding layers here (see main).
+    Return the batch loss. (main() runs it as one TensorFlow graph, through tf.function.)"""
+    # The tables are the variables of two keras.layers.Embedding layers here (see main), and the
+    # step is a tf.function of its own (the decorator above), called inside main()'s.
     with tf.GradientTape() as tape:
         loss = sgns_loss(tf.nn.embedding_lookup(centre_table, centres),
                          tf.nn.embedding_lookup(context_table, contexts),
@@ -124,12 +124,15 @@ def main(argv=None) -> dict:
                                  batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
     embeddings.add_flags(parser, window=WINDOW, dimension=DIMENSION)
     args = runtime.parse_args(parser, argv)
-    text = embeddings.load_text(args)  # sentences (lists of words) and analogy questions
+    runtime.set_seed(args.seed)
+    run = runtime.RunContext.from_args(args)
+    text = embeddings.load_text(run, corpus=args.corpus, analogies=args.analogies,
+                                corpus_seed=args.corpus_seed)  # sentences (lists of words), questions
     vocabulary = embeddings.build_vocabulary(text.sentences, args.min_count)
     pairs = embeddings.all_pairs(vocabulary.encode(text.sentences), args.window, skipgram_pairs)
     noise = embeddings.check_noise(noise_distribution(vocabulary.counts), len(vocabulary))
-    runtime.say(args, f"Vocabulary: {len(vocabulary)} words; {len(pairs)} (centre, context) pairs "
-                      f"per epoch; {NEGATIVES} noise words per pair")
+    runtime.say(run, f"Vocabulary: {len(vocabulary)} words; {len(pairs)} (centre, context) pairs "
+                     f"per epoch; {NEGATIVES} noise words per pair")
 
     # word2vec's initialisation: small random centre vectors, context vectors at zero.
     size = (len(vocabulary), args.dimension)
@@ -144,21 +147,21 @@ def main(argv=None) -> dict:
     batches = embeddings.Batches(pairs, noise, args.batch_size, NEGATIVES, args.seed)
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, len(batches) * args.epochs)
     optimizer = keras.optimizers.Adam(schedule)
-    optimizer.build([centre_table, context_table])  # its moment estimates, outside the tf.function
-    log = embeddings.LossLog(args, len(batches))
-    loss_curve = []  # the batch losses, as tensors: reading each one would wait for every step
+    # Adam's moment estimates made now, not in the compiled step: a tf.function creates variables
+    # on its first trace only, and a train_step you decorate with @tf.function is traced by the check.
+    optimizer.build([centre_table, context_table])
+    step = tf.function(lambda centres, contexts, negatives: train_step(
+        centres, contexts, negatives, centre_table, context_table, optimizer))  # one graph
+    log = TrainingLog(run, epochs=args.epochs)
     for epoch in range(args.epochs):
-        log.start_epoch(epoch)
-        for centres, contexts, negatives in batches:
-            loss = train_step(centres, contexts, negatives, centre_table, context_table, optimizer)
-            log.step(loss)
-            loss_curve.append(loss)
-        log.end_epoch()
+        losses = []
+        for centres, contexts, negatives in log.batches(batches):
+            losses.append(step(centres, contexts, negatives))
+        log.epoch(epoch, loss=losses)
 
     # The word vectors are the centre table's rows (the evidence the checker measures).
-    metrics = embeddings.report(args, text, vocabulary, centre_layer.embeddings.numpy(), answer_analogies, log)
-    # Every batch's loss: the checker reads it for NaN, ascent or a stuck loss.
-    return {**metrics, "loss_curve": [float(loss) for loss in loss_curve]}
+    return embeddings.report(run, text, vocabulary, centre_layer.embeddings.numpy(), answer_analogies,
+                             log)
 
 
 if __name__ == "__main__":

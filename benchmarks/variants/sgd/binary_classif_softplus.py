@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from datasets import toy
 from seminar import plots, runtime
+from seminar.training_log import TrainingLog
 
 # %% Settings
 
@@ -83,8 +84,8 @@ def accuracy(points, labels, weights, bias) -> float:
 # %% Plot
 
 
-def plot_boundary(args, points, labels, standardise, weights, bias, test_accuracy: float):
-    plt = plots.pyplot(args)
+def plot_boundary(run, points, labels, standardise, weights, bias, test_accuracy: float):
+    plt = plots.pyplot(run)
     fig, ax = plt.subplots(figsize=(5, 5))
     grid = np.linspace(0.0, 1.0, 200, dtype=np.float32)
     gx, gy = np.meshgrid(grid, grid)
@@ -99,16 +100,18 @@ def plot_boundary(args, points, labels, standardise, weights, bias, test_accurac
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(f"Learned boundary (black), held-out accuracy {test_accuracy:.3f}")
-    return plots.save(fig, args, "decision_boundary.png")
+    return plots.save(fig, run, "decision_boundary.png")
 
 
 # %% Main
 
 
 def main(argv=None) -> dict:
-    parser = runtime.make_parser(__file__, __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST,
+    parser = runtime.make_parser("sgd/binary_classif", __doc__, epochs=EPOCHS, fast_epochs=EPOCHS_FAST,
                                  batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
     args = runtime.parse_args(parser, argv)
+    runtime.set_seed(args.seed)
+    run = runtime.RunContext.from_args(args)
 
     train_points, train_labels = toy.unit_square(NUM_TRAIN, seed=args.seed)  # (1000, 2), (1000,)
     test_points, test_labels = toy.unit_square(NUM_TEST, seed=args.seed + 10_000)  # another draw
@@ -131,31 +134,23 @@ def main(argv=None) -> dict:
     if shape != (3,):
         raise ValueError(f"logits must return shape (batch,) like the labels, got {shape} for 3 points")
 
-    writer = runtime.tensorboard_writer(args)
-    history = []
+    log = TrainingLog(run, epochs=args.epochs)
     for epoch in range(args.epochs):
-        mean_loss = keras.metrics.Mean()
-        for points, labels in dataset:
-            mean_loss.update_state(train_step(points, labels, weights, bias, rate))
-        history.append(float(mean_loss.result()))
-        if writer is not None:
-            with writer.as_default():
-                tf.summary.scalar("loss", history[-1], step=epoch)
-        runtime.say(args, f"epoch {epoch + 1:3d}/{args.epochs}  loss {history[-1]:.4f}")
+        losses = [train_step(points, labels, weights, bias, rate) for points, labels in dataset]
+        log.epoch(epoch, loss=losses)
 
     train_accuracy = accuracy(train_features, train_labels, weights, bias)
     test_accuracy = accuracy(test_features, test_labels, weights, bias)
-    runtime.say(args, f"accuracy: train {train_accuracy:.4f}, held-out {test_accuracy:.4f}")
-    plot_boundary(args, test_points, test_labels, standardise, weights, bias, test_accuracy)
+    runtime.say(run, f"accuracy: train {train_accuracy:.4f}, held-out {test_accuracy:.4f}")
+    plot_boundary(run, test_points, test_labels, standardise, weights, bias, test_accuracy)
 
     def classify(points):
         """0/1 labels for raw points (n, 2): the checker scores them on points of its own."""
         return (logits(standardise(points), weights, bias).numpy() > 0.0).astype(np.float32)
 
     return {"test_accuracy": test_accuracy, "train_accuracy": train_accuracy,
-            "final_loss": history[-1], "classify": classify,
-            # the mean batch loss per epoch: the checker reads it for NaN, ascent or a stuck loss
-            "loss_curve": history, "loss_curve_unit": "epoch"}
+            # every batch's loss: the checker reads it for NaN, ascent or a stuck loss
+            "classify": classify, **log.evidence()}
 
 
 if __name__ == "__main__":
