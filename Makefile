@@ -1,12 +1,13 @@
 # Set-up and everyday commands. Each target creates .venv and installs requirements.txt when needed.
 #   make demo       run every solution (fast), plots into outputs/
-#   make test       the test suite (what CI runs)
+#   make test       the test suite (what CI runs; also installs requirements-dev.txt)
 #   make benchmark  time the MNIST solutions to their thresholds (minutes; not a test)
 #   make seeds      every solution on seeds 0-19 (fast) and 0-4 (full): tables in benchmarks/seeds (an hour or more; not in CI)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: install demo full-demo test check list skeletons benchmark seeds clean
 
@@ -14,6 +15,10 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-dev.txt
+	touch $(DEV_STAMP)
 
 install: $(STAMP)
 
@@ -23,7 +28,7 @@ demo: $(STAMP)
 full-demo: $(STAMP)
 	$(BIN)/python -m seminar demo --full
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
 list: $(STAMP)

@@ -1,15 +1,20 @@
+# %% [markdown]
 """
 Title: A generative adversarial network (GAN) on MNIST
+
 Chapter: autoencoders (seminar slides 62-67)
+
 Teaches: two networks trained against each other: a discriminator D learns to tell real digits
     from generated ones, a generator G learns to fool it; the minimax objective of slide 64, the
     non-saturating generator loss -log D(G(z)), and one training step with two gradient tapes and
     two optimizers.
+
 Run time: about 100 s (20 s with --fast) on 2 CPU cores, plus a few seconds to load TensorFlow.
 
 Task: fill in the three functions marked TODO: the discriminator's loss, the generator's loss and
 the training step. After the fast run (two epochs) the judge must see digit-like samples of most
 of the ten classes; after the full run, clearly digits of all ten. Check your work with
+
     python -m seminar check autoencoders/gan
 """
 
@@ -25,16 +30,12 @@ from seminar import generative, runtime
 # %% Settings
 
 NOISE_DIM = 64  # z ~ N(0, I) in 64 dimensions
-# Dense networks (a convolutional GAN draws sharper digits but costs several times more per step).
-# G: z -> 256 -> 512 -> 784 sigmoid pixels, with batch normalisation to keep its hidden units on a
-# steady scale while D keeps moving the target. D: 784 -> 512 -> 256 -> 1 logit.
+# Dense networks: a convolutional GAN draws sharper digits for several times the cost per step.
+# G's batch normalisation keeps its hidden units on a steady scale while D moves the target.
 GENERATOR_UNITS = (256, 512)
 DISCRIMINATOR_UNITS = (512, 256)
-# LeakyReLU (slope 0.2 below 0) in both networks lets some gradient through every unit, even where
-# D says "fake" with confidence; dropout in D keeps it from memorising the training digits.
-DROPOUT = 0.3
-# One-sided label smoothing: D learns to say 0.9, not 1, on real digits: moderate logits, steady G.
-REAL_LABEL = 0.9
+DROPOUT = 0.3  # in D, so that it does not memorise the training digits
+REAL_LABEL = 0.9  # one-sided label smoothing: D says 0.9, not 1, on real digits: a steadier G
 # Adam with beta_1 = 0.5 (DCGAN's choice: less momentum, since the opponent's moves make old
 # gradients stale), at 1e-3: the usual 2e-4 is too slow for a run of a few epochs.
 LEARNING_RATE = 1e-3
@@ -48,7 +49,8 @@ EPOCHS_FAST = 2
 
 
 def build_generator() -> keras.Model:
-    """Noise z (batch, NOISE_DIM) -> images (batch, 784) with pixels in [0, 1]."""
+    """Noise z (batch, NOISE_DIM) -> images (batch, 784) with pixels in [0, 1]. LeakyReLU (slope
+    0.2 below 0) in both networks lets some gradient through every unit, even where D is sure."""
     layers = [keras.Input((NOISE_DIM,))]
     for units in GENERATOR_UNITS:
         layers += [keras.layers.Dense(units), keras.layers.BatchNormalization(),
@@ -145,5 +147,6 @@ def main(argv=None) -> dict:
             "g_loss_curve": log.curves["g_loss"]}
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))

@@ -1,12 +1,16 @@
+# %% [markdown]
 """
 Title: Classification from deep features: a small "Kaggle" competition
+
 Chapter: deep_features (seminar slides 49-51)
+
 Teaches: reusing a network trained on another task: its penultimate layer as features (a Keras
     model that stops at the layer named "features"); softmax regression, an MLP and a convolution
     on a reshaped feature vector trained on those features; fine-tuning the whole network with a
     small learning rate; a Kaggle submission (ids and one probability per class) written with
     pandas and scored by a leaderboard; an honest comparison with raw pixels and with the same
     network trained from scratch on the few labels.
+
 Run time: about 25 s on 2 CPU cores with --fast (test set: the 2000 "public" images), about 1 min
     without, plus the first use of the pretrained network (trained once, about 1 min, then cached).
 
@@ -19,6 +23,7 @@ them. Fill in the functions marked TODO. The submission (the fine-tuned network'
 accuracy of at least 90% and a log loss below 0.4 on the public test images after the fast run.
 Compare the leaderboard's rows: what did features learnt on clothes buy for digits? Check your
 work with
+
     python -m seminar check deep_features/classif_deep_features
 
 The run ends with the leaderboard, and reads it for you: deep features learnt on clothes beat raw
@@ -187,5 +192,6 @@ def main(argv=None) -> dict:
             **log.evidence()}  # the evidence of training: the fine-tuning's loss curve
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))

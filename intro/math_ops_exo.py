@@ -1,12 +1,17 @@
+# %% [markdown]
 """
 Title: Basic maths with TensorFlow, and the schema of the graph
+
 Chapter: intro (seminar slide 13)
+
 Teaches: arithmetic on integer and float tensors, matrix products and reductions, all with
     TensorFlow ops only (no NumPy), and how a traced tf.function becomes a graph of operations.
+
 Run time: about 5 s.
 
 Task: fill in the functions marked TODO using TensorFlow operations only. Then draw the schema of
 the code by hand, and compare with outputs/intro/math_ops/graph_schema.png. Check your work with
+
     python -m seminar check intro/math_ops
 """
 
@@ -93,5 +98,6 @@ def main(argv=None) -> dict:
             "graph_operations": len(concrete.graph.get_operations())}
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))

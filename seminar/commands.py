@@ -65,7 +65,7 @@ def _next_exercise(progress: dict) -> Exercise | None:
     return None
 
 
-def _chosen_exercise(exercise_id: str | None) -> Exercise | None:
+def chosen_exercise(exercise_id: str | None) -> Exercise | None:
     """The exercise named, or the first one in course order that is not passing yet."""
     return load().get(exercise_id) if exercise_id else _next_exercise(progress_file.read_progress())
 
@@ -131,6 +131,20 @@ def check_once(exercise: Exercise, path: pathlib.Path, *, seed: int | None = Non
     return 0 if outcome.passed else 1
 
 
+def warn_if_notebook_is_newer(path: pathlib.Path) -> None:
+    """A check reads the ``.py`` file. When a notebook of the same name beside it was saved later,
+    the student's latest edits may be in the notebook only: say so, and how to pair the two."""
+    notebook = pathlib.Path(path).with_suffix(".ipynb")
+    try:
+        newer = notebook.stat().st_mtime > pathlib.Path(path).stat().st_mtime + 1.0
+    except OSError:
+        return
+    if newer:
+        print(f"note: {shown_path(notebook)} was saved after {shown_path(path)}, and the check reads "
+              f"the .py file. Pair them so that saving the notebook writes both: "
+              f"jupytext --set-formats ipynb,py:percent {shown_path(notebook)}", flush=True)
+
+
 def _writable(folder: pathlib.Path) -> pathlib.Path | None:
     """``folder`` if the plots can go there, else None (the check then runs in a scratch folder:
     a read-only clone must not stop a check)."""
@@ -144,11 +158,12 @@ def _writable(folder: pathlib.Path) -> pathlib.Path | None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    exercise = _chosen_exercise(args.id)
+    exercise = chosen_exercise(args.id)
     if exercise is None:
         print("Every exercise passes. Well done!")
         return 0
     path = exercise.solution_path if args.solution else exercise.exercise_path
+    warn_if_notebook_is_newer(path)
     return check_once(exercise, path, seed=args.seed, quiet=args.quiet, pdb=args.pdb,
                       record=not args.solution, time_limit=args.time_limit)
 
@@ -185,7 +200,7 @@ def watch(exercise: Exercise, *, interval: float = 0.5, max_runs: int | None = N
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    exercise = _chosen_exercise(args.id)
+    exercise = chosen_exercise(args.id)
     if exercise is None:
         print("Every exercise passes. Well done!")
         return 0

@@ -1,4 +1,5 @@
-"""Plotting plumbing: figures go to PNG files in the output folder; ``--show`` also opens them.
+"""Plotting plumbing: figures go to PNG files in the output folder; ``--show`` also opens them, and
+in a notebook they are shown inline as well.
 
 Every function takes the run's context first (``runtime.RunContext``: ``output_dir``, ``show``).
 
@@ -14,9 +15,14 @@ import pathlib
 import matplotlib
 import numpy as np
 
+from seminar.runtime import in_notebook
+
 
 def _want_screen(run) -> bool:
-    return bool(run is not None and getattr(run, "show", False))
+    """``--show``, or a notebook whose backend draws inline (the kernel's default)."""
+    if run is not None and getattr(run, "show", False):
+        return True
+    return in_notebook() and "inline" in matplotlib.get_backend().lower()
 
 
 def pyplot(run=None):

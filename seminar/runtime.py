@@ -138,9 +138,10 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -
     caller's explicit next step: ``runtime.set_seed(args.seed)``.
 
     In a notebook (a ``# %%`` cell run in Jupyter or VS Code) ``sys.argv`` holds the kernel's own
-    arguments, so ``argv=None`` there means "no flags".
+    arguments, so ``argv=None`` there means "no flags": ``main()`` is the full run, as a script
+    without flags; ``main(["--fast"])`` the fast one.
     """
-    if argv is None and "ipykernel" in sys.modules:
+    if argv is None and in_notebook():
         argv = []
     args = parser.parse_args(argv)
     if hasattr(args, "epochs"):
@@ -158,6 +159,14 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -
     args.output_dir = pathlib.Path(args.output_dir)
     _require_writable_folder(parser, args.output_dir, given)
     return args
+
+
+def in_notebook() -> bool:
+    """Whether this code runs in a Jupyter kernel (Jupyter, JupyterLab, VS Code's notebooks, a
+    hosted notebook service), where a file's last cell runs the fast run and plots show inline."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and "ipykernel" in sys.modules and hasattr(shell, "kernel")
 
 
 def _require_writable_folder(parser: argparse.ArgumentParser, folder: pathlib.Path,

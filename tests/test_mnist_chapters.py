@@ -8,13 +8,14 @@ gives the seed sweep's worst and median.
 """
 
 import math
-import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from seminar import checker, commands, manifest, mnist_splits, skeleton
+
+from helpers import filled_skeleton
 
 COURSE = manifest.load()
 MNIST_IDS = ["neural_nets/softmax", "neural_nets/mlp", "convnets/one_conv", "convnets/lenet"]
@@ -173,39 +174,12 @@ def test_solution_passes_its_fast_threshold_and_draws_its_pictures(exercise_id, 
     assert history["epoch_seconds"].sum() == pytest.approx(result.metrics["train_seconds"], rel=1e-6)
 
 
-def _filled_skeleton(exercise) -> str:
-    """The skeleton with each TODO replaced by the body of the matching solution block: what a
-    student who fills every TODO correctly ends up with."""
-    solution_lines = exercise.solution_path.read_text().splitlines()
-    bodies, inside = [], None
-    for line in solution_lines:
-        if skeleton.BEGIN.match(line):
-            inside = []
-        elif skeleton.END.match(line):
-            bodies.append([l for l in inside if not skeleton.CONTINUATION.match(l)])
-            inside = None
-        elif inside is not None:
-            inside.append(line)
-    out, index = [], 0
-    for line in exercise.exercise_path.read_text().splitlines():
-        if skeleton.TODO.match(line) or (skeleton.CONTINUATION.match(line) and out and out[-1] is None):
-            out.append(None)  # dropped: the TODO comment and its continuation lines
-        elif re.match(r"^\s*raise NotImplementedError\(['\"]TODO in ", line):
-            out.append(None)
-            out.extend(bodies[index])
-            index += 1
-        else:
-            out.append(line)
-    assert index == len(bodies)
-    return "\n".join(line for line in out if line is not None) + "\n"
-
-
 @pytest.mark.slow
 def test_a_correctly_filled_skeleton_passes_check(tmp_path, capsys):
     exercise = COURSE.get("neural_nets/softmax")
     filled = tmp_path / "neural_nets" / "softmax_exo.py"
     filled.parent.mkdir()
-    filled.write_text(_filled_skeleton(exercise))
+    filled.write_text(filled_skeleton(exercise))
     status = commands.check_once(exercise, filled, record=False)
     printed = capsys.readouterr().out
     assert status == 0, printed
@@ -217,7 +191,7 @@ def test_filling_every_skeleton_gives_back_the_solution_code():
         exercise = COURSE.get(exercise_id)
         code = [l for l in exercise.solution_path.read_text().splitlines()
                 if not (skeleton.BEGIN.match(l) or skeleton.END.match(l) or skeleton.CONTINUATION.match(l))]
-        filled = [l for l in _filled_skeleton(exercise).splitlines()]
+        filled = [l for l in filled_skeleton(exercise).splitlines()]
         assert filled == code, exercise_id
 
 

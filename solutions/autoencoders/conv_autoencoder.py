@@ -1,18 +1,23 @@
+# %% [markdown]
 """
 Title: A convolutional autoencoder: convolutions down, transposed convolutions up
+
 Chapter: autoencoders (seminar slides 52-68)
+
 Teaches: the conv-deconv autoencoder: Conv2D and MaxPooling2D shrink a digit to 7x7 feature maps and
     a code of 32 numbers, Conv2DTranspose layers of stride 2 grow it back to 28x28; the same code
     size as the dense autoencoder, a lower error. Built as two Keras models (so that codes can be
     decoded on their own: a walk through code space), chained, compiled and trained with model.fit
     on (input, target) pairs; with --noise the inputs are noisy and the targets clean: a denoising
     autoencoder.
+
 Run time: about 90 s (30 s with --fast) on 2 CPU cores, plus a few seconds to load TensorFlow and
     MNIST.
 
 Task: fill in the three functions marked TODO: the encoder, the decoder and the compiled
 autoencoder. After the fast run (two epochs) the error on the 10000 test digits must be below the
 dense autoencoder's. Check your work with
+
     python -m seminar check autoencoders/conv_autoencoder
 Then try python autoencoders/conv_autoencoder_exo.py --noise 0.3: the same network trained on noisy
 inputs to give back the clean digits (denoising.png shows a few).
@@ -152,5 +157,6 @@ def main(argv=None) -> dict:
     return metrics
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))

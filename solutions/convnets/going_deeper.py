@@ -1,11 +1,15 @@
+# %% [markdown]
 """
 Title: Going deeper on Fashion-MNIST: an Inception-style network with batch normalisation
+
 Chapter: convnets (seminar slides 41-42)
+
 Teaches: the parts of GoogLeNet-style networks built with the Keras functional API: convolution +
     batch normalisation + ReLU blocks, an Inception module (parallel 1x1, 3x3, 5x5 and pooling
     branches with 1x1 reductions, concatenated on channels), global average pooling instead of a
     large dense layer, dropout; compared side by side with LeNet-5 on the same clothes (test
     accuracy, parameters, seconds per epoch).
+
 Run time: about 2 minutes on 2 CPU cores (20 s with --fast), plus a few seconds to load TensorFlow
     and Fashion-MNIST.
 
@@ -13,6 +17,7 @@ Task: fill in the three functions marked TODO: the convolution block, the Incept
 deeper network. LeNet-5 stalls near 0.90 on Fashion-MNIST; the deeper network, with fewer
 parameters, must beat it on the same images and epochs. The trained network is saved to
 <output-dir>/going_deeper.keras. Check your work with
+
     python -m seminar check convnets/going_deeper
 """
 
@@ -140,5 +145,6 @@ def main(argv=None) -> dict:
     return deeper.report(run, data, model, log, lenet, lenet_log)
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))

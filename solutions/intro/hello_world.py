@@ -1,12 +1,17 @@
+# %% [markdown]
 """
 Title: Hello, TensorFlow: constants, variables and the graph you feed
+
 Chapter: intro (seminar slides 10-12)
+
 Teaches: tf.constant, tf.Variable, and a tf.function with an input signature, the TensorFlow 2
     form of the seminar's "draw your graph, feed data, optimize" (placeholders and sessions are gone:
     a traced function is the graph, its arguments are the placeholders, calling it feeds data).
+
 Run time: about 5 s (most of it importing TensorFlow).
 
 Task: fill in the four functions marked TODO. Then check your work with
+
     python -m seminar check intro/hello_world
 """
 
@@ -103,5 +108,6 @@ def main(argv=None) -> dict:
             "graph_operations": len(concrete.graph.get_operations())}
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))

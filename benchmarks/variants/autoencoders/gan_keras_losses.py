@@ -1,3 +1,4 @@
+# %% [markdown]
 """
 A correct solution written differently from solutions/autoencoders/gan.py, swept to show that the
 thresholds do not depend on one implementation (see benchmarks/variants/README.md):
@@ -5,16 +6,20 @@ keras.losses.BinaryCrossentropy for D, softplus for G's non-saturating loss, and
 two players stepped one after the other (D, then G against the updated D).
 
 Title: A generative adversarial network (GAN) on MNIST
+
 Chapter: autoencoders (seminar slides 62-67)
+
 Teaches: two networks trained against each other: a discriminator D learns to tell real digits
     from generated ones, a generator G learns to fool it; the minimax objective of slide 64, the
     non-saturating generator loss -log D(G(z)), and one training step with two gradient tapes and
     two optimizers.
+
 Run time: about 100 s (20 s with --fast) on 2 CPU cores, plus a few seconds to load TensorFlow.
 
 Task: fill in the three functions marked TODO: the discriminator's loss, the generator's loss and
 the training step. After the fast run (two epochs) the judge must see digit-like samples of most
 of the ten classes; after the full run, clearly digits of all ten. Check your work with
+
     python -m seminar check autoencoders/gan
 """
 
@@ -159,5 +164,6 @@ def main(argv=None) -> dict:
             "g_loss_curve": log.curves["g_loss"]}
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))

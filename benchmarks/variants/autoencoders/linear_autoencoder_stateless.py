@@ -1,3 +1,4 @@
+# %% [markdown]
 """
 A correct solution written differently from solutions/autoencoders/linear_autoencoder.py, to show
 that the checks do not depend on one implementation (see benchmarks/variants/README.md): the
@@ -6,18 +7,22 @@ the reconstruction with the @ operator, the loss with tf.math.squared_difference
 taken for a dict of the two matrices.
 
 Title: A linear autoencoder finds the principal subspace (PCA)
+
 Chapter: autoencoders (seminar slide 55)
+
 Teaches: with a linear encoder and a linear decoder (no hidden layer, no activation) trained on
     centred images, the best reconstruction of a k-number code is PCA's: the decoder's k directions
     come to span the top-k principal subspace, though they are not the principal components
     themselves (any invertible mixing of the code reconstructs as well); gradient descent gets
     there, at a speed set by the gap between the k-th and the (k+1)-th eigenvalues.
+
 Run time: about 30 s (14 s with --fast) on 2 CPU cores, plus a few seconds to load TensorFlow and
     MNIST.
 
 Task: fill in the three functions marked TODO: the initial weights, the reconstruction and the
 training step. After the fast run the decoder's span must lie within a few degrees of the top-12
 principal subspace and the test error be within 1% of PCA's. Check your work with
+
     python -m seminar check autoencoders/linear_autoencoder
 
 Why centred images. A linear autoencoder reconstructs x as x W_enc W_dec, a point of the span of the
@@ -151,5 +156,6 @@ def main(argv=None) -> dict:
     return {**metrics, "decoder_weights": w_dec.numpy(), "mean": mean}
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))

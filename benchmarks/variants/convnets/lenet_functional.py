@@ -1,3 +1,4 @@
+# %% [markdown]
 """
 Variant of solutions/convnets/lenet.py (see benchmarks/variants/README.md): LeNet-5 built with
 the Keras functional API, the two convolution stages and the dense layers in loops, pooling as
@@ -5,17 +6,21 @@ MaxPool2D with explicit strides; the feature-map model from model.input (one ten
 layers looked up in a dict of the model's layers by name.
 
 Title: LeNet-5 on MNIST with Keras
+
 Chapter: convnets (seminar slides 41-48)
+
 Teaches: LeNet-5 built from Keras layers (two 5x5 convolutions with max pooling, then three dense
     layers), compiled and trained with model.fit; what its first convolution learns (its filters)
     and what each convolution makes of one digit (feature maps, read through a second Keras model
     that shares the layers).
+
 Run time: about 55 s on 2 CPU cores (20 s with --fast), plus a few seconds to load TensorFlow and
     MNIST.
 
 Task: fill in the two functions marked TODO: the LeNet-5 model and the model that returns the
 feature maps. The network must classify at least 98% of the 10000 test digits after the fast run
 (two epochs), 98.8% after the full run. Check your work with
+
     python -m seminar check convnets/lenet
 """
 
@@ -119,5 +124,6 @@ def main(argv=None) -> dict:
     return metrics
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))

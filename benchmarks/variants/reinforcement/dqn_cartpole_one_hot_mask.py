@@ -1,3 +1,4 @@
+# %% [markdown]
 """
 Variant of solutions/reinforcement/dqn_cartpole.py (see benchmarks/variants/README.md): the
 Q-network built with the functional API in a loop; epsilon-greedy by overwriting the greedy actions
@@ -8,15 +9,19 @@ averaged with tf.reduce_mean; the step with the Keras 3 optimizer's apply(gradie
 The hyper-parameters are the solution's.
 
 Title: Deep Q-learning (DQN) on CartPole
+
 Chapter: reinforcement (seminar slides 87-97)
+
 Teaches: Q-learning with a multilayer Q-network on a continuous state (slide 96), experience
     replay, a target network, double-DQN targets, the Huber loss, epsilon-greedy exploration.
+
 Run time: about 35 s (20 s with --fast) on 2 CPU cores, once TensorFlow has loaded.
 
 Task: balance a pole on a cart (gymnasium's CartPole-v1: 1 point per step, at most 500). Fill in
 the four functions marked TODO: the Q-network, the epsilon-greedy choice of actions, the TD
 targets and the training step. The greedy policy must average at least 195 over 20 new episodes
 after the fast run (475 after the full run). Check your work with
+
     python -m seminar check reinforcement/dqn_cartpole
 """
 
@@ -229,5 +234,6 @@ def main(argv=None) -> dict:
     }
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))

@@ -1,3 +1,4 @@
+# %% [markdown]
 """
 Variant of solutions/reinforcement/q_learning_frozen_lake.py (see benchmarks/variants/README.md):
 the Q-network built with the functional API; the targets with tf.where on the terminal flags; in
@@ -6,10 +7,13 @@ instead of tf.gather, the targets held by tf.stop_gradient inside the tape, the 
 tf.math.squared_difference, and the update as variable.assign(variable - rate * gradient).
 
 Title: Q-learning with a neural network on FrozenLake
+
 Chapter: reinforcement (seminar slides 87-97)
+
 Teaches: the action-value function Q(s, a) as a network (one-hot state in, one dense layer, four
     action values out), the Q-learning target, slide 94's squared TD error minimised by gradient
     descent, epsilon-greedy exploration, a policy judged against value iteration's optimum.
+
 Run time: about 50 s (20 s with --fast).
 
 Task: cross a frozen lake (gymnasium's FrozenLake-v1, 4x4) to the goal without falling into a
@@ -17,6 +21,7 @@ hole; on the slippery lake a move goes where it was meant one time in three, and
 succeeds 74.4% of the time. Fill in the three functions marked TODO: the Q-network, the Q-learning
 target and the training step. The greedy policy must succeed at least 65% of the time on the
 slippery lake, and always on the non-slippery one. Check your work with
+
     python -m seminar check reinforcement/q_learning_frozen_lake
 """
 
@@ -239,5 +244,6 @@ def main(argv=None) -> dict:
     }
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))

@@ -1,14 +1,18 @@
+# %% [markdown]
 """
 Variant of solutions/rnn/rnn_mnist.py (see benchmarks/variants/README.md): the recurrence as a
 custom Keras cell run by keras.layers.RNN instead of a Python loop; the LSTM built with the
 functional API.
 
 Title: A recurrent network reads MNIST row by row: a simple RNN by hand, then an LSTM
+
 Chapter: rnn (seminar slides 72 and 81-86)
+
 Teaches: an image as a sequence of 28 rows of 28 pixels (slide 85); the simple RNN's recurrence
     h_t = tanh(x_t W + h_{t-1} U + b) written by hand and unrolled over the 28 steps in a
     tf.function, the last state h_28 fed to a softmax classifier; then the same task with
     keras.layers.LSTM, and the two compared (accuracy, parameters, seconds per epoch).
+
 Run time: about 60 s (15 s with --fast) on 2 idle CPU cores, plus a few seconds to load TensorFlow
     and MNIST; the LSTM takes four times as long per epoch as the simple RNN.
 
@@ -17,6 +21,7 @@ the rows of a batch of images, and build_lstm, the Keras LSTM classifier. Both n
 trained for you and must classify the 10000 test digits well: the LSTM at least 98% after the full
 run. Before training, the check compares your states with the recurrence computed in NumPy on a
 few random inputs, and your LSTM model's output with what its docstring asks. Check your work with
+
     python -m seminar check rnn/rnn_mnist
 """
 
@@ -184,5 +189,6 @@ def main(argv=None) -> dict:
     return {**metrics, **rnn_log.evidence(), "lstm_loss_curve": lstm_log.loss_curve}
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))

@@ -1,3 +1,4 @@
+# %% [markdown]
 """
 Variant of solutions/sgd/linear_regression.py (see benchmarks/variants/README.md): the closed form
 with tf.linalg.lstsq, the loss with tf.math.squared_difference, the hand-derived gradient as a mean
@@ -5,15 +6,19 @@ of residual times features (transposed to a column), the update with assign(beta
 batch as the head of rng.permutation (another random stream than rng.choice).
 
 Title: Linear regression three ways: closed form, gradient descent, mini-batch SGD
+
 Chapter: sgd (seminar slides 14-18)
+
 Teaches: the least-squares closed form (X^T X)^-1 X^T y computed with TensorFlow; the same fit found
     iteratively by full-batch gradient descent with a gradient derived by hand, and by mini-batch
     SGD with tf.GradientTape; why features are standardised and why the learning rate decays.
+
 Run time: about 10 s (3 s with --fast).
 
 Task: fill in the five functions marked TODO. The script compares gradient descent and SGD with the
 closed form: SGD must land within 1% of it. The checker also compares your hand-derived gradient
 with the one TensorFlow computes, on a few points of its own. Check your work with
+
     python -m seminar check sgd/linear_regression
 """
 
@@ -222,5 +227,6 @@ def main(argv=None) -> dict:
     }
 
 
+# %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run
 if __name__ == "__main__":
-    runtime.print_metrics(main())
+    runtime.print_metrics(main(["--fast"] if runtime.in_notebook() else None))
