@@ -56,7 +56,8 @@ STEPS = 6000  # about 56 passes over the 55000 training images (18.6 with --fast
 STEPS_FAST = 2000
 
 
-# %% The linear autoencoder: code = x W_enc (batch, k), reconstruction = code W_dec (batch, 784)
+# %% The linear autoencoder
+# code = x W_enc (batch, k), reconstruction = code W_dec (batch, 784)
 
 
 def init_weights(code_size: int, seed: int) -> tuple[tf.Variable, tf.Variable]:

@@ -40,7 +40,8 @@ EPOCHS = 20
 EPOCHS_FAST = 5
 
 
-# %% The model: p(label = 1 | point) = sigmoid(point . w + b)
+# %% The model
+# p(label = 1 | point) = sigmoid(point . w + b)
 
 
 def logits(points: tf.Tensor, weights: tf.Variable, bias: tf.Variable) -> tf.Tensor:

@@ -84,6 +84,11 @@ def test_every_file_opens_with_its_header_as_text(exercise_id):
         assert first.source.lstrip().startswith("Title:"), first.source[:80]
         assert f"python -m seminar check {exercise.id}" in first.source
         assert "__main__" in notebook.cells[-1].source, "the run cell comes last"
+        # A section title that jupytext would read as cell metadata ("# %% The model: x = ...")
+        # shows cut short in the notebook: formulas go on the line below the marker.
+        garbled = [cell.source.splitlines()[0] for cell in notebook.cells
+                   if "incorrectly_encoded_metadata" in cell.metadata]
+        assert not garbled, f"{path}: titles read as metadata: {garbled}"
 
 
 def test_a_skeleton_stops_at_its_first_todo(tmp_path):

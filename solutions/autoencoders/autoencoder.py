@@ -41,7 +41,8 @@ EPOCHS = 20
 EPOCHS_FAST = 4
 
 
-# %% The autoencoder: code = f(x), reconstruction = g(code)
+# %% The autoencoder
+# code = f(x), reconstruction = g(code)
 
 
 def build_encoder(code_size: int) -> keras.Model:

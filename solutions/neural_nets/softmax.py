@@ -40,7 +40,8 @@ EPOCHS = 10
 EPOCHS_FAST = 1  # one pass over the 55000 training digits already clears 0.90
 
 
-# %% The model: scores = x W + b, p(class | x) = softmax(scores)
+# %% The model
+# scores = x W + b, p(class | x) = softmax(scores)
 
 
 def inference(images: tf.Tensor, weights: tf.Variable, bias: tf.Variable) -> tf.Tensor:

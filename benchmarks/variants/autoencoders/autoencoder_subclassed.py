@@ -62,7 +62,8 @@ class TwoLayers(keras.Model):
         return values if self.output_activation is None else self.output_activation(values)
 
 
-# %% The autoencoder: code = f(x), reconstruction = g(code)
+# %% The autoencoder
+# code = f(x), reconstruction = g(code)
 
 
 def build_encoder(code_size: int) -> keras.Model:

@@ -50,7 +50,8 @@ EPOCHS = 5
 EPOCHS_FAST = 2
 
 
-# %% The model: h1 = relu(x W1 + b1), h2 = relu(h1 W2 + b2), logits = h2 W3 + b3
+# %% The model
+# h1 = relu(x W1 + b1), h2 = relu(h1 W2 + b2), logits = h2 W3 + b3
 
 
 def init_layers(sizes, seed: int) -> list:

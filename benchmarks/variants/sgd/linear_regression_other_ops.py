@@ -47,7 +47,8 @@ SGD_STEPS = 3000
 SGD_STEPS_FAST = 1000
 
 
-# %% The model: y ~ X beta, with X = [standardised x, 1]
+# %% The model
+# y ~ X beta, with X = [standardised x, 1]
 
 
 def design_matrix(x: np.ndarray, mean: float, std: float) -> tf.Tensor:
