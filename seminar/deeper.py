@@ -21,7 +21,7 @@ import pathlib
 
 import numpy as np
 
-from seminar import mnist_splits, plots, runtime
+from seminar import digit_plots, mnist_splits, plots, runtime
 from seminar.measures import Context, EvidenceError
 from seminar.mnist_splits import NUM_CLASSES, SIDE, VALIDATION_SIZE, MnistSplits
 from seminar.training_log import TrainingLog
@@ -197,7 +197,7 @@ def report(run, data: MnistSplits, model, log: TrainingLog, lenet, lenet_log: Tr
     log.write_csv("history.csv")
     lenet_log.write_csv("lenet_history.csv")
     plot_curves(run, [lenet_log, log], data.num_train)
-    plot_predictions(run, data, predicted)
+    digit_plots.plot_digits(run, data, predicted, names=class_names())
     plot_confusion(run, data.y_test, predicted, f"{LABELS.get(log.name, log.name)}: confusion matrix "
                                                 f"on the 10000 test images (accuracy {accuracy:.4f})")
     plot_branches(run, model, data)
@@ -243,32 +243,6 @@ def plot_curves(run, logs: list[TrainingLog], num_train: int,
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Fashion-MNIST: validation accuracy after each epoch")
-    return plots.save(fig, run, filename)
-
-
-def plot_predictions(run, data: MnistSplits, predicted: np.ndarray,
-                     filename: str = "sample_predictions.png", first: int = 16, mistakes: int = 8,
-                     columns: int = 8) -> pathlib.Path:
-    """The first test images, then some mistakes, each titled with its predicted class (mistakes
-    in red with the true class)."""
-    plt = plots.pyplot(run)
-    names = class_names()
-    wrong = np.flatnonzero(predicted != data.y_test)
-    shown = np.concatenate([np.arange(first), wrong[wrong >= first][:mistakes]]).astype(int)
-    rows = int(np.ceil(len(shown) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.5 * columns, 1.8 * rows), squeeze=False)
-    for position, ax in enumerate(axes.ravel()):
-        ax.axis("off")
-        if position >= len(shown):
-            continue
-        index = shown[position]
-        ax.imshow(data.x_test[index, :, :, 0], cmap="gray_r", vmin=0.0, vmax=1.0)
-        right = predicted[index] == data.y_test[index]
-        title = names[predicted[index]] if right else \
-            f"{names[predicted[index]]}\n(is {names[data.y_test[index]]})"
-        ax.set_title(title, fontsize=7, color="black" if right else "red")
-    fig.suptitle(f"Predicted classes: the first {first} test images, then mistakes in red "
-                 f"({len(wrong)} of {len(predicted)} wrong)", fontsize=10)
     return plots.save(fig, run, filename)
 
 

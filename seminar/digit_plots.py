@@ -34,17 +34,21 @@ def final_report(run, data: MnistSplits, log: TrainingLog, predict) -> dict:
 
 
 def plot_digits(run, data: MnistSplits, predicted: np.ndarray, filename: str = "sample_predictions.png",
-                first: int = 16, mistakes: int = 8, columns: int = 8) -> pathlib.Path:
-    """The ``first`` test digits, then up to ``mistakes`` misclassified ones, each titled with its
-    predicted label (mistakes in red, with the true label). ``predicted`` holds a class for every
-    test digit."""
+                first: int = 16, mistakes: int = 8, columns: int = 8,
+                names: list[str] | None = None) -> pathlib.Path:
+    """The ``first`` test images, then up to ``mistakes`` misclassified ones, each titled with its
+    predicted class (mistakes in red, with the true class). ``predicted`` holds a class for every
+    test image; ``names`` names the classes (Fashion-MNIST's clothes), digits by default."""
     plt = plots.pyplot(run)
     predicted = np.asarray(predicted)
+    names = names or [str(k) for k in range(10)]
     wrong = np.flatnonzero(predicted != data.y_test)
     shown = np.concatenate([np.arange(first), wrong[wrong >= first][:mistakes]]).astype(int)
     pixels = data.as_pixels(data.x_test[shown])
     rows = int(np.ceil(len(shown) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.5 * rows), squeeze=False)
+    wide = max(len(name) for name in names) > 2  # words need room: smaller titles, larger cells
+    fig, axes = plt.subplots(rows, columns, squeeze=False,
+                             figsize=((1.5 if wide else 1.3) * columns, (1.8 if wide else 1.5) * rows))
     for position, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if position >= len(shown):
@@ -52,10 +56,11 @@ def plot_digits(run, data: MnistSplits, predicted: np.ndarray, filename: str = "
         index = shown[position]
         ax.imshow(pixels[position], cmap="gray_r", vmin=0.0, vmax=1.0)
         right = predicted[index] == data.y_test[index]
-        title = f"{predicted[index]}" if right else f"{predicted[index]} (is {data.y_test[index]})"
-        ax.set_title(title, fontsize=9, color="black" if right else "red")
-    fig.suptitle(f"Predicted labels: the first {first} test digits, then mistakes in red "
-                 f"({len(wrong)} of {len(predicted)} test digits are wrong)")
+        title = names[predicted[index]] if right else \
+            f"{names[predicted[index]]}{chr(10) if wide else ' '}(is {names[data.y_test[index]]})"
+        ax.set_title(title, fontsize=7 if wide else 9, color="black" if right else "red")
+    fig.suptitle(f"Predicted classes: the first {first} test images, then mistakes in red "
+                 f"({len(wrong)} of {len(predicted)} test images are wrong)", fontsize=10)
     return plots.save(fig, run, filename)
 
 

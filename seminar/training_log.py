@@ -39,6 +39,16 @@ def _float(value) -> float:
     return float(value.numpy()) if hasattr(value, "numpy") else float(value)
 
 
+def _scalar_loss(value) -> float:
+    """A batch's loss as a float; a clear error when the training step returned more than one
+    number (a loss per example, not averaged), which would otherwise fail deep in a conversion."""
+    shape = tuple(getattr(value, "shape", ()))
+    if shape not in ((), (1,)):
+        raise ValueError(f"the training step must return the batch's loss as one number (the mean "
+                         f"over the batch), got a tensor of shape {shape}: average it")
+    return float(value.numpy().reshape(())) if hasattr(value, "numpy") else float(value)
+
+
 def _length(batches) -> int | None:
     """How many batches an iterable yields, when it can tell (a list, a finite tf.data pipeline)."""
     try:
@@ -146,7 +156,7 @@ class TrainingLog:
         self._epoch_seconds = 0.0
         if loss is not None:
             if isinstance(loss, (list, tuple)):
-                batch_losses = [_float(value) for value in loss]
+                batch_losses = [_scalar_loss(value) for value in loss]
                 self.loss_curve += batch_losses
                 row["loss"] = sum(batch_losses) / max(len(batch_losses), 1)
             else:
