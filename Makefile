@@ -1,6 +1,8 @@
-# Set-up and everyday commands. Each target creates .venv and installs requirements.txt when needed.
+# Set-up and everyday commands. Each target creates .venv and installs what it needs the first time.
 #   make demo       run every solution (fast), plots into outputs/
-#   make test       the test suite (what CI runs; also installs requirements-dev.txt)
+#   make test       the test suite (what CI runs, with make lint)
+#   make lint       ruff check (configured in pyproject.toml)
+#   make install    a contributor's set-up: requirements.txt and requirements-dev.txt
 #   make benchmark  time the MNIST solutions to their thresholds (minutes; not a test)
 #   make seeds      every solution on seeds 0-19 (fast) and 0-4 (full): tables in benchmarks/seeds (an hour or more; not in CI)
 PYTHON ?= python3
@@ -9,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install demo full-demo test check list skeletons benchmark seeds clean
+.PHONY: install demo full-demo test lint check list skeletons benchmark seeds clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +22,7 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-dev.txt
 	touch $(DEV_STAMP)
 
-install: $(STAMP)
+install: $(DEV_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m seminar demo
@@ -30,6 +32,9 @@ full-demo: $(STAMP)
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest
+
+lint: $(DEV_STAMP)
+	$(BIN)/python -m ruff check .
 
 list: $(STAMP)
 	$(BIN)/python -m seminar list

@@ -363,7 +363,7 @@ def obtain(files: list[RemoteFile], dataset: str) -> tuple[RemoteFile, pathlib.P
             print(f"[datasets] fetching {remote.filename} from {remote.description} ...",
                   file=sys.stderr, flush=True)
             return remote, remote.fetch(destination)
-        except Exception as error:  # every failure (a timeout too) is reported together below
+        except Exception as error:  # noqa: BLE001  (every failure (a timeout too) is reported together below)
             attempts.append(f"{remote.description}: {type(error).__name__}: {error}")
     raise DatasetUnavailable(_advice(
         dataset, attempts,

@@ -1,11 +1,7 @@
-"""The seminar's shared harness: runtime flags, seeding, plots, the exercise manifest and the
-student command line (``python -m seminar``).
-
-In a notebook, the command line's two everyday commands are functions::
-
-    from seminar import check, hint
-    hint("sgd/linear_regression")    # the next hint, as `python -m seminar hint ID`
-    check("sgd/linear_regression")   # the same verdict as `python -m seminar check ID`
+"""What the lessons import: runtime flags and seeding (:mod:`~seminar.runtime`), the training log,
+plots, and each chapter's data and pictures. Two subpackages sit above it: the grader
+(:mod:`seminar.grader`) and the course tools (:mod:`seminar.tools`, the command line
+``python -m seminar``); nothing here imports either.
 
 Importing this package sets TensorFlow's environment defaults, so every exercise imports it before
 TensorFlow. Each default is only a default: a value already in the environment wins.
@@ -98,32 +94,5 @@ def loud_tensorflow_import() -> None:
     if _QUIET_IMPORT in sys.meta_path:
         sys.meta_path.remove(_QUIET_IMPORT)
 
-def check(exercise_id: str | None = None, *, path=None, seed: int | None = None,
-          quiet: bool = False, record: bool = True) -> bool:
-    """Check an exercise as ``python -m seminar check ID`` does, from a notebook cell or any Python
-    code: the same child process, probes, thresholds, diagnosis and verdict, printed here; returns
-    whether it passed. It reads the exercise's ``.py`` file (``path`` to check another file): in a
-    notebook paired with it by jupytext, save the notebook first so the ``.py`` has your edits.
-    ``exercise_id=None`` checks the next exercise not passing yet; ``record`` updates your
-    progress (``python -m seminar list``)."""
-    import pathlib
 
-    from seminar import commands
-
-    exercise = commands.chosen_exercise(exercise_id)
-    if exercise is None:
-        print("Every exercise passes. Well done!")
-        return True
-    target = pathlib.Path(path) if path is not None else exercise.exercise_path
-    commands.warn_if_notebook_is_newer(target)
-    return commands.check_once(exercise, target, seed=seed, quiet=quiet, record=record) == 0
-
-
-def hint(exercise_id: str) -> None:
-    """Print the next hint of an exercise, as ``python -m seminar hint ID`` does."""
-    from seminar import commands
-
-    commands.main(["hint", exercise_id])
-
-
-__all__ = ["TF_ENVIRONMENT_DEFAULTS", "check", "hint"]
+__all__ = ["TF_ENVIRONMENT_DEFAULTS", "loud_tensorflow_import"]

@@ -1,9 +1,9 @@
-"""``python -m seminar``: see :mod:`seminar.commands`."""
+"""``python -m seminar``: the course tools' command line, :mod:`seminar.tools.cli`."""
 
 import os
 import sys
 
-from seminar.commands import main
+from seminar.tools.cli import main
 
 try:
     status = main()

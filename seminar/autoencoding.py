@@ -11,8 +11,7 @@ decoder and its training step:
 Here too: principal component analysis with TensorFlow (:func:`fit_pca`, the linear baseline every
 autoencoder is compared with), the reconstruction error of any ``reconstruct`` function
 (:func:`mean_squared_error`), the principal angles between two subspaces, the pictures (digits above
-their reconstructions, training curves, learned directions, walks through code space), and the
-measures the checker runs on the evidence ``main()`` returns (``measure_*``, at the end).
+their reconstructions, training curves, learned directions, walks through code space).
 
 Every error is the mean over pixels and images of ``(reconstruction - image) ** 2``, pixels in
 [0, 1]: the number the training loss also averages.
@@ -21,7 +20,6 @@ Every error is the mean over pixels and images of ``(reconstruction - image) ** 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import pathlib
 
@@ -401,136 +399,3 @@ def plot_code_walks(run: runtime.RunContext, encode, decode, images: np.ndarray,
     return plot_image_rows(run, rows, filename,
                            "Walks between test digits: decoded mixtures of their codes, "
                            "and mixtures of their pixels")
-
-
-# ----------------------------------------------------------------------------------- measures
-#
-# What the checker runs (registered in seminar/measures.py): each takes a measures.Context, reads
-# the evidence main() returned and computes the metric from data loaded here, never from main()'s
-# numbers. The reference (test images, training mean, PCA of the 55000 training images of
-# mnist_splits, in float64 with NumPy) is computed once per process.
-
-
-@dataclasses.dataclass
-class _Reference:
-    test: np.ndarray  # (10000, 784) float32, pixel / 255
-    mean: np.ndarray  # (784,) float64: the mean of the 55000 training images
-    eigenvalues: np.ndarray  # (784,) decreasing
-    eigenvectors: np.ndarray  # (784, 784): row i is the i-th principal direction
-    pca_mse: dict  # k -> PCA's test MSE with k components
-
-
-@functools.lru_cache(maxsize=1)
-def _reference() -> _Reference:
-    from datasets import mnist
-
-    (_, _), (x_test, _) = mnist.load()
-    test = x_test.reshape(-1, PIXELS).astype(np.float32) / 255.0
-    train = mnist_splits(flat=True).x_train
-    n = len(train)
-    sums = np.zeros(PIXELS)
-    products = np.zeros((PIXELS, PIXELS))
-    for start in range(0, n, 5000):  # float64 by chunks: a 55000 x 784 float64 copy is 345 MB
-        chunk = train[start:start + 5000].astype(np.float64)
-        sums += chunk.sum(axis=0)
-        products += chunk.T @ chunk
-    mean = sums / n
-    covariance = products / n - np.outer(mean, mean)
-    values, vectors = np.linalg.eigh(covariance)
-    order = np.argsort(values)[::-1]
-    return _Reference(test, mean, values[order], vectors[:, order].T.copy(), {})
-
-
-def _pca_test_mse(k: int) -> float:
-    reference = _reference()
-    if k not in reference.pca_mse:
-        components = reference.eigenvectors[:k]
-        centred = reference.test.astype(np.float64) - reference.mean
-        residual = centred - (centred @ components.T) @ components
-        reference.pca_mse[k] = float(np.mean(residual ** 2))
-    return reference.pca_mse[k]
-
-
-# The code size each exercise must squeeze a digit into. The checker holds it, not the student's
-# file: with a larger code (or none) any network copies its input and "reconstructs" perfectly.
-CODE_SIZES = {"autoencoders/autoencoder": 32, "autoencoders/conv_autoencoder": 32,
-              "autoencoders/linear_autoencoder": 12}
-
-_measured: list = []  # [(encode, decode, test MSE)]: the error measures evaluate it once
-
-
-def _evidence_code_size(context) -> int:
-    """The exercise's code size (:data:`CODE_SIZES`); main()'s ``code_size`` must agree."""
-    from seminar.measures import EvidenceError
-
-    exercise_id = runtime.exercise_id_from_path(getattr(context.module, "__file__", "") or "")
-    expected = CODE_SIZES.get(exercise_id, getattr(context.module, "CODE_SIZE", None))
-    code_size = context.metrics.get("code_size")
-    if isinstance(code_size, bool) or not isinstance(code_size, (int, np.integer)) \
-            or not 1 <= int(code_size) <= PIXELS:
-        raise EvidenceError(f"main() must return 'code_size', the number of code units, an integer "
-                            f"between 1 and {PIXELS}; got {code_size!r}")
-    if isinstance(expected, int) and int(code_size) != expected:
-        raise EvidenceError(f"main() returned code_size {int(code_size)}, but this exercise's code "
-                            f"has {expected} numbers (CODE_SIZE = {expected} in the original file)")
-    return int(code_size)
-
-
-def _evidence_test_mse(context) -> float:
-    from seminar.measures import EvidenceError
-
-    code_size = _evidence_code_size(context)
-    encode, decode = context.metrics.get("encode"), context.metrics.get("decode")
-    if not (callable(encode) and callable(decode)):
-        raise EvidenceError("main() must return 'encode', a function from float32 images (n, 784) "
-                            "in [0, 1] to codes (n, code_size), and 'decode', from codes back to "
-                            "images (n, 784) (both are in the original skeleton's main)")
-    for seen_encode, seen_decode, value in _measured:
-        if seen_encode is encode and seen_decode is decode:
-            return value
-    reconstruct = through_code(encode, decode, code_size, error=EvidenceError,
-                               name="main()'s 'encode'")
-    value = mean_squared_error(reconstruct, _reference().test, name="main()'s 'decode'",
-                               error=EvidenceError)
-    _measured[:] = [(encode, decode, value)]
-    return value
-
-
-def measure_test_mse(context) -> float:
-    """Per-pixel MSE of main()'s ``decode(encode(x))`` on the 10000 test digits (loaded here),
-    through a code of the exercise's size."""
-    return _evidence_test_mse(context)
-
-
-def measure_mse_vs_mean_image(context) -> float:
-    """That error divided by the error of predicting the mean training image for every digit."""
-    reference = _reference()
-    baseline = float(np.mean((reference.test.astype(np.float64) - reference.mean) ** 2))
-    return _evidence_test_mse(context) / baseline
-
-
-def measure_mse_vs_pca(context) -> float:
-    """That error divided by PCA's test error with ``code_size`` components (fitted here on the
-    55000 training images, float64): below 1 means better than the best linear code."""
-    k = _evidence_code_size(context)
-    return _evidence_test_mse(context) / _pca_test_mse(k)
-
-
-def measure_largest_angle_degrees(context) -> float:
-    """The largest principal angle between the span of main()'s ``decoder_weights`` (k, 784), the
-    directions the decoder adds up, and the top-k principal subspace of the centred training
-    images (computed here in float64). 90 when the k rows are linearly dependent."""
-    from seminar.measures import EvidenceError
-
-    k = _evidence_code_size(context)
-    weights = context.evidence("decoder_weights", (k, PIXELS)).astype(np.float64)
-    if not np.all(np.isfinite(weights)):
-        raise EvidenceError("main()'s 'decoder_weights' contains NaN or infinite values")
-    _, singular, right = np.linalg.svd(weights, full_matrices=False)
-    if singular[-1] <= 1e-6 * singular[0]:
-        return 90.0
-    components = _reference().eigenvectors[:k]
-    outside = right.T - components.T @ (components @ right.T)
-    sine = float(np.linalg.svd(outside, compute_uv=False).max())
-    return math.degrees(math.asin(min(sine, 1.0)))
-

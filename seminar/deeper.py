@@ -1,7 +1,6 @@
 """Fashion-MNIST plumbing for ``convnets/going_deeper``: the data, the LeNet-5 baseline trained on the
-same images, the training both networks share, the side-by-side report, the pictures and the
-checker's measure. The exercise file keeps only the lesson: the Inception module and the deeper
-network built from it.
+same images, the training both networks share, the side-by-side report and the pictures. The
+exercise file keeps only the lesson: the Inception module and the deeper network built from it.
 
     data = deeper.fashion_splits(train_size=12000)      # pixels / 255, (n, 28, 28, 1) float32
     lenet = deeper.build_lenet()                        # the baseline, same data, same epochs
@@ -22,7 +21,6 @@ import pathlib
 import numpy as np
 
 from seminar import digit_plots, mnist_splits, plots, runtime
-from seminar.measures import Context, EvidenceError
 from seminar.mnist_splits import NUM_CLASSES, SIDE, VALIDATION_SIZE, MnistSplits
 from seminar.training_log import TrainingLog
 
@@ -54,7 +52,7 @@ def fashion_splits(*, train_size: int | None = None,
 # ------------------------------------------------------------------------------ the baseline
 
 
-def build_lenet() -> "keras.Model":  # noqa: F821
+def build_lenet() -> "keras.Model":  # noqa: F821  (keras is imported where it is used)
     """LeNet-5 exactly as in convnets/lenet: conv 6@5x5 same -> pool -> conv 16@5x5 valid -> pool
     -> dense 120 -> dense 84 -> 10 logits, ReLU everywhere."""
     import keras
@@ -74,57 +72,6 @@ def build_lenet() -> "keras.Model":  # noqa: F821
 
 
 # ------------------------------------------------------------------------------ checks on the student's code
-
-
-def check_conv_block(conv_block) -> None:
-    """Call ``conv_block`` on a symbolic (None, 7, 7, 3) input with 5 filters of size 3: the
-    output must be (None, 7, 7, 5)."""
-    import keras
-
-    output = conv_block(keras.Input(shape=(7, 7, 3)), 5, 3)
-    if not hasattr(output, "shape") or tuple(output.shape) != (None, 7, 7, 5):
-        got = getattr(output, "shape", type(output).__name__)
-        raise ValueError(f"conv_block(x, 5, 3) on an input (None, 7, 7, 3) must return a tensor "
-                         f"(None, 7, 7, 5) (the spatial size kept, 5 channels), got {got}")
-
-
-def check_inception(inception_module, input_shape: tuple, filters: tuple) -> None:
-    """Call ``inception_module`` on a symbolic input and check that it keeps the spatial size and
-    that its channels are the sum of its four branches' (1x1, 3x3, 5x5 and pool projections)."""
-    import keras
-
-    f1, _, f3, _, f5, fpool = filters
-    expected = (None, *input_shape[:2], f1 + f3 + f5 + fpool)
-    output = inception_module(keras.Input(shape=input_shape), filters)
-    if not hasattr(output, "shape") or tuple(output.shape) != expected:
-        got = getattr(output, "shape", type(output).__name__)
-        raise ValueError(f"inception_module on an input {(None, *input_shape)} with filters {filters} "
-                         f"must return a tensor {expected} (the spatial size kept, the channels of the "
-                         f"four branches {f1}+{f3}+{f5}+{fpool} concatenated), got {got}")
-
-
-def check_classifier(model) -> None:
-    """The deeper network must map (batch, 28, 28, 1) images to (batch, 10) logits and have a layer
-    named "features" that gives one vector per image."""
-    import keras
-
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"build_deeper must return a keras.Model, got {type(model).__name__}")
-    if tuple(model.input_shape) != (None, SIDE, SIDE, 1):
-        raise ValueError(f"the model must take (batch, 28, 28, 1) images, got {model.input_shape}")
-    if tuple(model.output_shape) != (None, NUM_CLASSES):
-        raise ValueError(f"the model must output (batch, {NUM_CLASSES}) logits, got {model.output_shape}")
-    if getattr(model.layers[-1], "activation", None) is keras.activations.softmax:
-        raise ValueError("the last layer must return logits (no activation): the loss applies the "
-                         "softmax itself")
-    try:
-        features = model.get_layer("features")
-    except ValueError:
-        raise ValueError('the model needs a layer named "features" (the global average pooling: one '
-                         'vector per image, just before dropout and the logits)') from None
-    if len(features.output.shape) != 2:
-        raise ValueError(f'the "features" layer must give one vector per image (batch, channels), '
-                         f"got {features.output.shape}")
 
 
 # ------------------------------------------------------------------------------ training
@@ -303,46 +250,3 @@ def plot_branches(run, model, data: MnistSplits, filename: str = "inception_bran
     fig.suptitle(f"The first Inception module's branches for one test image "
                  f"({values.shape[0]}x{values.shape[1]} maps, {channels} channels of each)", fontsize=9)
     return plots.save(fig, run, filename)
-
-
-# ------------------------------------------------------------------------------ the checker's measure
-
-
-def _classifier_accuracy(context: Context, key: str, what: str) -> float:
-    from datasets import fashion_mnist
-
-    classify = context.metrics.get(key)
-    if classify is None:
-        raise EvidenceError(f"main() must return {key!r}, {what}: a function from float32 images "
-                            f"(n, 28, 28, 1) in [0, 1] to logits (n, 10) (it is in the original "
-                            f"skeleton's main)")
-    if not callable(classify):
-        raise EvidenceError(f"main()'s {key!r} must be a function from images (n, 28, 28, 1) to "
-                            f"logits (n, 10), got {type(classify).__name__}")
-    (_, _), (x_test, y_test) = fashion_mnist.load()
-    images = (x_test.astype(np.float32) / 255.0).reshape(-1, SIDE, SIDE, 1)
-    correct = 0
-    for start in range(0, len(images), MEASURE_BATCH):
-        batch = images[start:start + MEASURE_BATCH]
-        logits = np.asarray(classify(batch))
-        if logits.shape != (len(batch), NUM_CLASSES):
-            raise EvidenceError(f"main()'s {key!r} returned shape {logits.shape} for {len(batch)} "
-                                f"images, expected ({len(batch)}, {NUM_CLASSES}) logits")
-        correct += int(np.sum(np.argmax(logits, axis=1) == y_test[start:start + MEASURE_BATCH]))
-    return correct / len(images)
-
-
-def measure_fashion_test_accuracy(context: Context) -> float:
-    """The deeper network's accuracy on the 10000 Fashion-MNIST test images, loaded here and fed
-    to main()'s ``classify`` in batches of 2000."""
-    return _classifier_accuracy(context, "classify", "the trained deeper network")
-
-
-def measure_lenet_fashion_test_accuracy(context: Context) -> float:
-    """The same for the LeNet-5 baseline (``lenet_classify``)."""
-    return _classifier_accuracy(context, "lenet_classify", "the trained LeNet-5 baseline")
-
-
-def measure_gain_over_lenet(context: Context) -> float:
-    """The deeper network's test accuracy minus LeNet-5's, both measured here."""
-    return measure_fashion_test_accuracy(context) - measure_lenet_fashion_test_accuracy(context)

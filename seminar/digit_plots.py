@@ -1,7 +1,6 @@
-"""What a digit classifier's run ends with: its test accuracy, measured once, and the pictures the
-slides show: sample digits with their predicted labels, the training curves, a convolution's
-filters and the feature maps of one digit. Every picture goes to a PNG file in the run's output
-folder (``plots.save``).
+"""The pictures of a digit classifier's run that the slides show: sample digits with their
+predicted labels, the training curves, a convolution's filters and the feature maps of one digit.
+Every picture goes to a PNG file in the run's output folder (``plots.save``).
 """
 
 from __future__ import annotations
@@ -10,27 +9,16 @@ import pathlib
 
 import numpy as np
 
-from seminar import plots, runtime
-from seminar.mnist_splits import SIDE, MnistSplits, predictions
+from seminar import plots
+from seminar.mnist_splits import SIDE, MnistSplits
 from seminar.training_log import TrainingLog
 
 
-def final_report(run, data: MnistSplits, log: TrainingLog, predict) -> dict:
-    """The end of a digit classifier's run: measure the trained model once on the 10000 test
-    digits, write the history and the sample and curve pictures, and return the metrics for
-    ``main`` to return (with the checker's evidence: the loss curve and the predicted labels)."""
-    predicted = predictions(predict, data.x_test)
-    test_accuracy = float(np.mean(predicted == data.y_test))
-    runtime.say(run, f"test accuracy {test_accuracy:.4f} on {len(data.x_test)} digits "
-                     f"after {log.train_seconds:.1f} s of training")
-    log.write_csv()
+def final_pictures(run, data: MnistSplits, log: TrainingLog, predicted: np.ndarray) -> None:
+    """The pictures every digit classifier's run ends with: sample test digits with their
+    predicted classes (``predicted``, one per test digit) and the training curves."""
     plot_digits(run, data, predicted)
     plot_curves(run, log)
-    return {"test_accuracy": test_accuracy, "val_accuracy": log.rows[-1]["val_accuracy"],
-            **log.evidence(), **log.summary(data.num_train),
-            # The checker scores these predicted labels against the test labels it loads itself,
-            # rather than trusting test_accuracy.
-            "test_predictions": predicted}
 
 
 def plot_digits(run, data: MnistSplits, predicted: np.ndarray, filename: str = "sample_predictions.png",

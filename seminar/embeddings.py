@@ -9,8 +9,7 @@ pairs, the noise distribution, the negative-sampling loss and step, the analogy 
 
 Here too: the analogy evaluation (questions whose words are not in the vocabulary are skipped and
 counted), nearest neighbours, the pictures (the loss curve; the planted words projected on their
-two principal directions, with arrows from each word to its partner) and the measure the checker
-runs on the evidence main() returns (:func:`measure_analogy_accuracy`, at the end).
+two principal directions, with arrows from each word to its partner).
 
 An analogy question ``a b c d`` reads "a is to b as c is to d": the answer is the word whose vector
 is nearest, by cosine, to ``b - a + c`` (the three vectors normalised first), the three query
@@ -137,8 +136,9 @@ def all_pairs(encoded: list[np.ndarray], window: int, pairs_of_sentence) -> np.n
     return pairs
 
 
-def check_noise(probabilities, size: int) -> np.ndarray:
-    """``probabilities`` as float64 (size,), refused unless it is a probability distribution."""
+def noise_probabilities(probabilities, size: int) -> np.ndarray:
+    """The noise distribution as the sampler needs it: float64 (size,), summing to 1 exactly. A
+    ValueError says what was expected when it is not a probability distribution."""
     p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
     if p.shape != (size,):
         raise ValueError(f"noise_distribution must return one probability per vocabulary word, "
@@ -369,113 +369,3 @@ def plot_offsets(run, vectors: np.ndarray, vocabulary: Vocabulary,
         ax.set_yticks([])
     fig.suptitle("Word vectors of the planted words (unit length): parallel arrows = a shared offset")
     return plots.save(fig, run, filename)
-
-
-# ----------------------------------------------------------------------------------- measure
-#
-# What the checker runs (registered in seminar/measures.py as "analogy_accuracy"): it regenerates
-# the held-out test questions of datasets.word_corpus itself (they are the same for every corpus
-# seed) and answers them with its own cosine nearest neighbour on main()'s embeddings.
-
-
-def analogy_accuracy(vectors: np.ndarray, words: list[str], questions: dict) -> float:
-    """3CosAdd accuracy over all ``questions`` (a dict section -> [(a, b, c, d)]): rows normalised,
-    the word nearest by cosine to ``b - a + c`` other than a, b and c must be d; a question with a
-    word missing from ``words`` counts as wrong."""
-    unit = normalised(vectors)
-    index = {w: i for i, w in enumerate(words)}
-    flat = [q for items in questions.values() for q in items]
-    known = np.array([[index[w] for w in q] for q in flat if all(w in index for w in q)],
-                     dtype=np.int64).reshape(-1, 4)
-    if not flat:
-        return 0.0
-    correct = 0
-    for start in range(0, len(known), QUESTION_BATCH):
-        batch = known[start:start + QUESTION_BATCH]
-        target = unit[batch[:, 1]] - unit[batch[:, 0]] + unit[batch[:, 2]]
-        scores = target @ unit.T
-        rows = np.arange(len(batch))[:, None]
-        scores[rows, batch[:, :3]] = -np.inf
-        correct += int(np.sum(np.argmax(scores, axis=1) == batch[:, 3]))
-    return correct / len(flat)
-
-
-def measure_analogy_accuracy(context) -> float:
-    """The fraction of the generated corpus's held-out test questions (all sections, 318 of them)
-    that main()'s ``embeddings`` (vocabulary, dimension) answer right, the words of each row given
-    by main()'s ``vocabulary``."""
-    from datasets import word_corpus
-    from seminar.measures import EvidenceError
-
-    vectors = context.evidence("embeddings", (None, None))
-    words = context.metrics.get("vocabulary")
-    if not isinstance(words, (list, tuple)) or not all(isinstance(w, str) for w in words):
-        raise EvidenceError("main() must return 'vocabulary', the list of words (str) in the row order "
-                            "of 'embeddings' (it is in the original skeleton's main)")
-    if len(words) != len(vectors) or len(set(words)) != len(words):
-        raise EvidenceError(f"main()'s 'vocabulary' must name each of the {len(vectors)} rows of "
-                            f"'embeddings' once; it has {len(words)} words, {len(set(words))} distinct")
-    if not np.issubdtype(vectors.dtype, np.number) or vectors.shape[1] < 1:
-        raise EvidenceError(f"main()'s 'embeddings' must be a numeric array (vocabulary, dimension), "
-                            f"got {vectors.dtype} of shape {vectors.shape}")
-    if not np.all(np.isfinite(vectors)):
-        raise EvidenceError("main()'s 'embeddings' contains NaN or infinite values")
-    questions = word_corpus.generate(seed=0, sentences=1).test_questions
-    return analogy_accuracy(vectors, list(words), questions)
-
-
-# Hand-made word vectors for the probe of answer_analogies: for "a is to b as c is to ?" (rows 0, 1,
-# 2) the query word c is nearer to b - a + c (cosine 0.79) than the answer, row 3 (0.71); for the
-# question (1, 0, 3), the query rows 1 and 3 are nearer (0.90, 0.69) than the answer, row 4 (0.62).
-PROBE_VECTORS = np.array([[2.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.2],
-                          [0.3, 1.0, -0.3], [-1.0, 0.0, 0.0]], dtype=np.float32)
-PROBE_QUESTIONS = np.array([[0, 1, 2], [1, 0, 3]])
-PROBE_ANSWERS = np.array([3, 4])
-
-
-def _probe_pairs(module) -> bool:
-    pairs = np.asarray(module.skipgram_pairs(np.array([10, 11, 12, 13, 14], np.int32), 2))
-    expected = sorted((i, j) for i in range(10, 15) for j in range(10, 15) if i != j and abs(i - j) <= 2)
-    short = np.asarray(module.skipgram_pairs(np.array([7, 8, 9], np.int32), 5))
-    return (pairs.shape == (14, 2) and sorted(map(tuple, pairs.tolist())) == expected
-            and short.shape == (6, 2))
-
-
-def _probe_noise(module) -> bool:
-    p = np.asarray(module.noise_distribution(np.array([16, 1, 81, 0], np.int64)), np.float64).reshape(-1)
-    return p.shape == (4,) and np.allclose(p, np.array([8, 1, 27, 0]) / 36, rtol=1e-5, atol=1e-7)
-
-
-def _probe_loss(module) -> bool:
-    import tensorflow as tf
-
-    rng = np.random.default_rng(11)
-    v, u_o, u_k = (rng.normal(size=s).astype(np.float32) for s in ((5, 3), (5, 3), (5, 4, 3)))
-    u_o[0] *= 40  # a large dot product: log(sigmoid) must not underflow to log(0)
-    positive = np.sum(v.astype(np.float64) * u_o, axis=1)
-    negative = np.einsum("bd,bkd->bk", v.astype(np.float64), u_k)
-    expected = np.mean(np.logaddexp(0.0, -positive) + np.logaddexp(0.0, negative).sum(axis=1))
-    loss = np.asarray(module.sgns_loss(tf.constant(v), tf.constant(u_o), tf.constant(u_k)), np.float64)
-    return loss.shape == () and bool(np.isclose(loss, expected, rtol=1e-4))
-
-
-def _probe_analogies(module) -> bool:
-    answers = np.asarray(module.answer_analogies(PROBE_VECTORS.copy(), PROBE_QUESTIONS.copy())).reshape(-1)
-    return answers.shape == (2,) and np.array_equal(answers.astype(np.int64), PROBE_ANSWERS)
-
-
-def measure_lesson_functions(context) -> float:
-    """The fraction of four probes that the exercise's own functions pass, on inputs chosen here:
-    the skip-gram pairs of a five-word sentence (window 2) and of a three-word one (window 5), the
-    noise distribution of counts (16, 1, 81, 0), the loss against NumPy (with one large dot
-    product), and two analogies where a query word is nearer to b - a + c than the answer (on this
-    generated corpus the trained vectors answer right even without excluding the query words, so
-    only this probe sees that mistake). A probe that raises counts as failed."""
-    module = context.module
-    passed = 0
-    for probe in (_probe_pairs, _probe_noise, _probe_loss, _probe_analogies):
-        try:
-            passed += bool(probe(module))
-        except Exception:  # noqa: BLE001  (a student's function may fail in any way: the probe fails)
-            pass
-    return passed / 4

@@ -19,9 +19,9 @@ of samples is then scored by what the judge makes of them:
   nothing); a digit counts when at least 2.5% of the samples (a quarter of its fair 10%) vote for
   it. So a collapsed generator scores few classes, and an evenly spread one scores 10.
 
-The checker's measures (``measure_fid``, ``measure_inception_score``, ``measure_classes``) draw 2000
-samples from the ``generate(n, seed)`` function that ``main()`` returns, on a seed no training used,
-and score them once for all three.
+The checker (:func:`seminar.grader.measures.generated_figures`) draws 2000 samples from the
+``generate(n, seed)`` function that ``main()`` returns, on a seed no training used, and scores them
+with :func:`figures`.
 
 The judge's file ``mnist-judge-v<recipe>-<sha>.keras`` sits in the data cache
 (``datasets.cache_dir()``) beside ``mnist-judge-v<recipe>.json``, which records the file's name,
@@ -35,16 +35,13 @@ half-written file. ``python -m seminar.judge`` prepares it ahead and prints the 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import pathlib
 import sys
-import tempfile
 import time
 
 import numpy as np
 
-from datasets import _download
+from seminar import model_cache
 
 # ------------------------------------------------------------------------------ the recipe
 
@@ -58,8 +55,7 @@ LEARNING_RATE = 3e-3  # Adam, cosine-decayed to 0 over the two epochs
 MIN_TEST_ACCURACY = 0.985  # a judge below this on the 10000 test digits is not used
 
 STEM = f"mnist-judge-v{RECIPE_VERSION}"
-SIDECAR_NAME = f"{STEM}.json"
-STALE_SECONDS = 3600  # an unreferenced judge file older than this belongs to no running process
+SIDECAR_NAME = f"{STEM}.json"  # the cache's record of the judge (seminar/model_cache.py)
 
 # ------------------------------------------------------------------------------ the figures
 
@@ -71,10 +67,7 @@ CLASS_SHARE = 0.025  # a class is covered when at least this share of the sample
 BLUR_SIGMA = 1.5  # pixels, for the "blurred test digits" baseline
 EVAL_BATCH = 1000
 
-# ------------------------------------------------------------------------------ the checker
-
-SAMPLES = 2000  # samples the checker draws from generate(n, seed)
-SAMPLE_SEED_OFFSET = 5_000_000  # their seed: the run's seed plus this, which no training uses
+SAMPLES = 2000  # samples a set of figures is computed on, the checker's included
 
 
 def _note(message: str) -> None:
@@ -111,7 +104,7 @@ def as_images(samples, what: str = "samples") -> np.ndarray:
     type, NaN/inf, or pixels outside [-0.01, 1.01] (values inside are clipped to [0, 1])."""
     try:
         array = np.asarray(samples)
-    except Exception as error:  # e.g. a ragged list
+    except Exception as error:  # noqa: BLE001  (e.g. a ragged list)
         raise ValueError(f"{what}: cannot be read as an array ({error}); expected n images of "
                          f"shape (n, 784), (n, 28, 28) or (n, 28, 28, 1)") from None
     if array.dtype.kind not in "fiu":
@@ -248,98 +241,19 @@ def _reference(model) -> Judge:
     return judge
 
 
-def _read_cached(folder: pathlib.Path) -> tuple[Judge | None, str, pathlib.Path | None]:
+def _cache() -> model_cache.CachedModel:
+    return model_cache.CachedModel(
+        stem=STEM, version=RECIPE_VERSION, what="the digit judge", tested_on="the test digits",
+        minimum=MIN_TEST_ACCURACY, cost="about 15 s on 2 CPU cores",
+        recipe={"conv_filters": list(CONV_FILTERS), "features": FEATURES, "epochs": EPOCHS,
+                "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "seed": JUDGE_SEED},
+        train=train_model, evaluate=_reference, note=_note)
+
+
+def _read_cached(folder: pathlib.Path):
     """``(the verified judge in folder, "", None)``, or ``(None, why not, the judge file to
     discard)`` (the file, when it exists but is corrupt, unloadable or inaccurate)."""
-    import keras
-
-    sidecar = folder / SIDECAR_NAME
-    if not os.path.lexists(sidecar):
-        return None, "no judge in the cache yet", None
-    try:
-        record = json.loads(sidecar.read_text(encoding="utf-8"))
-        name, sha256 = str(record["file"]), str(record["sha256"])
-        version = record["recipe_version"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        return None, f"its record {sidecar.name} is unreadable ({type(error).__name__})", None
-    if version != RECIPE_VERSION:
-        return None, (f"the cached judge follows recipe version {version}, not "
-                      f"{RECIPE_VERSION}"), None
-    if pathlib.Path(name).name != name or not name.startswith(STEM) or not name.endswith(".keras"):
-        return None, f"its record {sidecar.name} names an unexpected file {name!r}", None
-    path = folder / name
-    problem = _download.problem_with(path, sha256)
-    if problem is not None:
-        return None, f"{name} is {problem}", path if os.path.lexists(path) else None
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as error:  # a file Keras cannot read, whatever the reason
-        return None, f"{name} cannot be loaded ({type(error).__name__}: {error})", path
-    try:
-        judge = _reference(model)
-    except Exception as error:  # e.g. a model of another shape under the right name
-        return None, f"{name} cannot be evaluated ({type(error).__name__}: {error})", path
-    if judge.test_accuracy < MIN_TEST_ACCURACY:
-        return None, (f"{name} scores {judge.test_accuracy:.4f} on the test digits, below "
-                      f"{MIN_TEST_ACCURACY}"), path
-    judge.path = path
-    return judge, "", None
-
-
-def _shared_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _write_cached(folder: pathlib.Path, judge: Judge) -> pathlib.Path:
-    """Save the judge into ``folder`` atomically: the model under a name holding its hash, then
-    the record naming it. Each file is written to a temporary beside it and renamed into place, so
-    a reader sees the old pair or the new pair, never half a file; if two processes train at once,
-    the record names one complete file, whichever renamed last."""
-    folder.mkdir(parents=True, exist_ok=True)
-    _download.sweep_stale_temporaries(folder)
-    mode = _shared_mode()  # mkstemp makes files private; a cache is shared
-    temporaries = []
-    try:
-        handle, model_tmp = tempfile.mkstemp(dir=folder, suffix=".keras",
-                                             prefix=_download.temporary_prefix(STEM))
-        os.close(handle)
-        temporaries.append(pathlib.Path(model_tmp))
-        judge.model.save(model_tmp)
-        os.chmod(model_tmp, mode)
-        sha256 = _download.sha256_of(pathlib.Path(model_tmp))
-        path = folder / f"{STEM}-{sha256[:16]}.keras"
-        os.replace(model_tmp, path)
-        handle, record_tmp = tempfile.mkstemp(dir=folder, suffix=".json",
-                                              prefix=_download.temporary_prefix(STEM))
-        temporaries.append(pathlib.Path(record_tmp))
-        record = {"file": path.name, "sha256": sha256, "recipe_version": RECIPE_VERSION,
-                  "test_accuracy": round(judge.test_accuracy, 6),
-                  "recipe": {"conv_filters": list(CONV_FILTERS), "features": FEATURES,
-                             "epochs": EPOCHS, "batch_size": BATCH_SIZE,
-                             "learning_rate": LEARNING_RATE, "seed": JUDGE_SEED}}
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(record, out, indent=2)
-        os.chmod(record_tmp, mode)
-        os.replace(record_tmp, folder / SIDECAR_NAME)
-    finally:
-        for temporary in temporaries:
-            temporary.unlink(missing_ok=True)
-    _remove_old_judges(folder, keep=path)
-    return path
-
-
-def _remove_old_judges(folder: pathlib.Path, keep: pathlib.Path) -> None:
-    """Remove judge files of this recipe that the record no longer names and that no running
-    process can still be writing (older than an hour). Housekeeping only: errors are ignored."""
-    now = time.time()
-    for entry in folder.glob(f"{STEM}-*.keras"):
-        try:
-            if entry != keep and now - entry.stat().st_mtime > STALE_SECONDS:
-                entry.unlink()
-        except OSError:
-            pass
+    return _cache().read(folder)
 
 
 _LOADED: dict[str, Judge] = {}
@@ -349,35 +263,7 @@ def load_judge() -> Judge:
     """The verified judge from the data cache, trained (and cached) first when it is missing,
     corrupt, of another recipe version or below 0.985 test accuracy. Loaded once per process and
     cache folder."""
-    folder = _download.cache_dir()
-    key = str(folder.resolve())
-    if key in _LOADED:
-        return _LOADED[key]
-    judge, why, unusable = _read_cached(folder)
-    if judge is None:
-        _note(f"training the digit judge once ({why}); about 15 s on 2 CPU cores")
-        if unusable is not None:
-            try:
-                _download.discard(unusable)  # the cache's own file, unusable: ours to remove
-            except OSError:
-                pass  # a read-only cache: the new judge cannot be saved either, said below
-        started, cpu = time.perf_counter(), time.process_time()
-        judge = _reference(train_model())
-        if judge.test_accuracy < MIN_TEST_ACCURACY:
-            raise RuntimeError(f"the freshly trained digit judge scores {judge.test_accuracy:.4f} "
-                               f"on the test digits, below {MIN_TEST_ACCURACY}: this should not "
-                               f"happen; please report it with your TensorFlow version")
-        try:
-            judge.path = _write_cached(folder, judge)
-            where = f"saved to {judge.path}"
-        except OSError as error:
-            where = (f"not saved: cannot write into {folder} ({_download.describe(error)}); set "
-                     f"{_download.CACHE_VARIABLE} to a folder you can write to")
-        _note(f"judge trained: test accuracy {judge.test_accuracy:.4f}, "
-              f"{time.perf_counter() - started:.1f} s ({time.process_time() - cpu:.1f} CPU s), "
-              f"{where}")
-    _LOADED[key] = judge
-    return judge
+    return _cache().load(_LOADED)
 
 
 # ------------------------------------------------------------------------------ the figures
@@ -485,59 +371,6 @@ def report(say, generated: dict | None, baselines: dict[str, dict],
             f"{row['classes']:>7d}")
     say("  (FID: lower is better, 0 = the test digits' statistics; IS: 1 to 10, higher is better; "
         "classes: digits covered, of 10)")
-
-
-# ------------------------------------------------------------------------------ the checker
-
-
-def _evidence_figures(context) -> dict:
-    """Draw the checker's samples from ``context.metrics['generate']`` and score them, once per
-    context (the three measures share this evaluation)."""
-    cached = getattr(context, "_judge_figures", None)
-    if cached is not None:
-        return cached
-    from seminar.measures import EvidenceError
-
-    generate = context.metrics.get("generate") if isinstance(context.metrics, dict) else None
-    expected = ("a function generate(n, seed) returning n samples of shape (n, 784), (n, 28, 28) "
-                "or (n, 28, 28, 1) with pixels in [0, 1], the same ones for the same seed")
-    if generate is None:
-        raise EvidenceError(f"main() must return 'generate', {expected}, for the checker to judge "
-                            f"the samples itself (it is in the original skeleton's main)")
-    if not callable(generate):
-        raise EvidenceError(f"main()'s 'generate' must be {expected}; got a "
-                            f"{type(generate).__name__}")
-    seed = int(context.seed) + SAMPLE_SEED_OFFSET
-    samples = generate(SAMPLES, seed)
-    try:
-        shape = tuple(np.shape(samples))
-    except Exception:
-        shape = ()
-    if not shape or shape[0] != SAMPLES:
-        raise EvidenceError(f"generate({SAMPLES}, seed) must return {SAMPLES} samples, got "
-                            f"shape {shape or type(samples).__name__}")
-    try:
-        images = as_images(samples, what=f"generate({SAMPLES}, seed)")
-    except ValueError as error:
-        raise EvidenceError(str(error)) from None
-    result = figures(load_judge(), images)
-    context._judge_figures = result
-    return result
-
-
-def measure_fid(context) -> float:
-    """FID of 2000 samples drawn by the checker against the 10000 test digits (lower is better)."""
-    return float(_evidence_figures(context)["fid"])
-
-
-def measure_inception_score(context) -> float:
-    """Inception score of 2000 samples drawn by the checker (1 to 10, higher is better)."""
-    return float(_evidence_figures(context)["inception_score"])
-
-
-def measure_classes(context) -> float:
-    """Digit classes covered by 2000 samples drawn by the checker (0 to 10)."""
-    return float(_evidence_figures(context)["classes"])
 
 
 def main(argv=None) -> int:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import os
 import pathlib
 
 import numpy as np
@@ -133,7 +132,7 @@ def _read_frame(submission):
     header = next(csv.reader(io.StringIO(text)))  # pandas would rename a repeated column
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except Exception as error:  # pandas' own parser errors (ragged lines, bad quoting)
+    except Exception as error:  # noqa: BLE001  (pandas' own parser errors (ragged lines, bad quoting))
         raise SubmissionError(f"{path} cannot be read as CSV ({type(error).__name__}: "
                               f"{str(error).strip()})") from None
     if len(header) == len(frame.columns):
@@ -306,7 +305,7 @@ def _labels_file(path) -> dict:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
         raise SubmissionError(f"labels file {path}: no such file") from None
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001  (pandas raises many kinds on a malformed file)
         raise SubmissionError(f"labels file {path} cannot be read as CSV ({error})") from None
     if list(frame.columns[:2]) != [ID_COLUMN, "label"]:
         raise SubmissionError(f"labels file {path}: expected the columns id,label, got "
@@ -341,44 +340,6 @@ def score(submission, labels_path=None) -> dict:
         targets = np.array([names.index(labels[i]) for i in ids], np.int64)
     log_loss, accuracy = log_loss_and_accuracy(targets, probabilities)
     return {"log_loss": log_loss, "accuracy": accuracy, "rows": len(ids)}
-
-
-# ------------------------------------------------------------------------------ the checker
-
-
-def _evidence_score(context) -> dict:
-    cached = getattr(context, "_kaggle_score", None)
-    if cached is not None:
-        return cached
-    import pandas as pd
-
-    from seminar.measures import EvidenceError
-
-    metrics = context.metrics if isinstance(context.metrics, dict) else {}
-    if "submission" not in metrics:
-        raise EvidenceError("main() must return 'submission', the path of the CSV file it wrote "
-                            "(or its DataFrame), for the checker to score it itself (it is in "
-                            "the original skeleton's main)")
-    submission = metrics["submission"]
-    if not isinstance(submission, (str, os.PathLike, pd.DataFrame)):
-        raise EvidenceError(f"main()'s 'submission' must be the path of the CSV file or a pandas "
-                            f"DataFrame, got a {type(submission).__name__}")
-    try:
-        result = score(submission)
-    except SubmissionError as error:
-        raise EvidenceError(f"the submission cannot be scored: {error}") from None
-    context._kaggle_score = result
-    return result
-
-
-def measure_submission_log_loss(context) -> float:
-    """The leaderboard's multi-class log loss of main()'s submission (lower is better)."""
-    return float(_evidence_score(context)["log_loss"])
-
-
-def measure_submission_accuracy(context) -> float:
-    """The leaderboard's accuracy of main()'s submission."""
-    return float(_evidence_score(context)["accuracy"])
 
 
 # ------------------------------------------------------------------------------ reporting
@@ -536,7 +497,7 @@ def inception_v3_features(images: np.ndarray, weights: str | None = "imagenet",
     try:
         network = keras.applications.InceptionV3(weights=weights, include_top=False, pooling="avg",
                                                  input_shape=(size, size, 3))
-    except Exception as error:  # no internet to download the weights, most likely
+    except Exception as error:  # noqa: BLE001  (no internet to download the weights, most likely)
         raise RuntimeError(f"cannot build Inception v3 with weights={weights!r} ({error}); the "
                            f"ImageNet weights are downloaded on first use (about 90 MB) and need "
                            f"internet access. For an offline test of the path use --weights none "
@@ -575,4 +536,4 @@ def score_command(path, labels=None, out=print, err=None) -> int:
 
 
 __all__ = ["Competition", "SubmissionError", "competition", "score", "read_submission",
-           "log_loss_and_accuracy", "measure_submission_log_loss", "measure_submission_accuracy"]
+           "log_loss_and_accuracy"]

@@ -43,12 +43,9 @@ class Check:
 
     metric: str
     reference: str
-    # The metric in a few words for the README's course map ("test accuracy"), Markdown; the map
-    # writes the comparison and the fast and full values after it (seminar/readme_tables.py).
+    # The metric in a few words for the course map ("test accuracy"), Markdown; the map writes the
+    # comparison and the fast and full values after it (seminar/tools/docs.py).
     label: str = ""
-    # The name of a function in seminar.measures that computes the metric from the evidence main()
-    # returns, so the verdict does not rest on the number main() reports (None: main's number).
-    measure: str | None = None
     at_least: float | None = None
     at_most: float | None = None
     full_at_least: float | None = None
@@ -71,8 +68,6 @@ class Check:
 class Exercise:
     id: str  # "chapter/name", e.g. "sgd/linear_regression"
     title: str
-    exercise: str  # path of the student skeleton, relative to the repository root
-    solution: str  # path of the solution, relative to the repository root
     hints: tuple[str, ...]
     checks: tuple[Check, ...]
     fast_args: tuple[str, ...] = ()
@@ -80,11 +75,8 @@ class Exercise:
     test_seed: int = 0
     # The fast run's slowest measured time (seconds after TensorFlow loads), from `seminar seeds`.
     check_seconds: float | None = None
-    # Diagnosis (seminar/diagnosis.py): probes of the student's functions run before training and
-    # after it, the training loss a working model ends below (a contract: above it the check
-    # fails), and the accuracy of guessing, for "the loss falls but the accuracy stays at chance".
-    probes: tuple[str, ...] = ()
-    after_probes: tuple[str, ...] = ()
+    # The training loss a working model ends below (a contract: above it the check fails), and
+    # the accuracy of guessing, for "the loss falls but the accuracy stays at chance".
     loss_at_most: float | None = None
     loss_reference: str = ""
     loss_cause: str = ""  # the likely cause of a loss above the bound, when not the usual one
@@ -92,8 +84,10 @@ class Exercise:
     chance_metric: str | None = None
     # How many hints a first try as a new student needed (skeleton, README and hints only).
     hints_needed: int | None = None
-    # What the exercise teaches in one line of Markdown: the README course map's column.
+    # What the exercise teaches in one line of Markdown: the course map's column.
     teaches: str = ""
+    # The pictures (file names) its fast run draws into the output folder.
+    pictures: tuple[str, ...] = ()
 
     def time_limit(self, full: bool = False) -> float | None:
         """How long a check may run before it is stopped as hung: a few times the solution's
@@ -109,6 +103,16 @@ class Exercise:
     @property
     def name(self) -> str:
         return self.id.split("/")[1]
+
+    @property
+    def exercise(self) -> str:
+        """The student's skeleton, relative to the repository: ``CHAPTER/NAME_exo.py``."""
+        return f"{self.chapter}/{self.name}_exo.py"
+
+    @property
+    def solution(self) -> str:
+        """The solution, relative to the repository: ``solutions/CHAPTER/NAME.py``."""
+        return f"solutions/{self.chapter}/{self.name}.py"
 
     @property
     def exercise_path(self) -> pathlib.Path:
@@ -172,7 +176,7 @@ def _parse_check(entry: dict, where: str) -> Check:
     for key in ("metric", "reference"):
         _require(entry, key, where)
     _require_line(entry, "label", where)
-    return Check(**{k: (v if k in ("metric", "reference", "measure", "label") else float(v))
+    return Check(**{k: (v if k in ("metric", "reference", "label") else float(v))
                     for k, v in entry.items()})
 
 
@@ -190,8 +194,10 @@ def parse(data: dict) -> Manifest:
     for entry in data.get("exercises", []):
         exercise_id = _require(entry, "id", "exercise")
         where = f"exercise {exercise_id}"
-        if exercise_id.count("/") != 1:
-            raise ManifestError(f"{where}: ids look like 'chapter/name'")
+        if exercise_id.count("/") != 1 or not all(part.isidentifier()
+                                                  for part in exercise_id.split("/")):
+            raise ManifestError(f"{where}: ids look like 'chapter/name', both parts Python names "
+                                f"(letters, digits and underscores)")
         if exercise_id.split("/")[0] not in chapter_ids:
             raise ManifestError(f"{where}: its chapter is not listed under [[chapters]]")
         _reject_unknown(entry, {f.name for f in dataclasses.fields(Exercise)}, where)
@@ -203,16 +209,12 @@ def parse(data: dict) -> Manifest:
         exercises.append(Exercise(
             id=exercise_id,
             title=_require(entry, "title", where),
-            exercise=_require(entry, "exercise", where),
-            solution=_require(entry, "solution", where),
             hints=hints,
             checks=checks,
             fast_args=tuple(entry.get("fast_args", ())),
             seeds_tried=tuple(entry.get("seeds_tried", (0,))),
             test_seed=int(entry.get("test_seed", 0)),
             check_seconds=float(entry["check_seconds"]) if "check_seconds" in entry else None,
-            probes=tuple(entry.get("probes", ())),
-            after_probes=tuple(entry.get("after_probes", ())),
             loss_at_most=float(entry["loss_at_most"]) if "loss_at_most" in entry else None,
             loss_reference=entry.get("loss_reference", ""),
             loss_cause=entry.get("loss_cause", ""),
@@ -220,6 +222,7 @@ def parse(data: dict) -> Manifest:
             chance_metric=entry.get("chance_metric"),
             hints_needed=int(entry["hints_needed"]) if "hints_needed" in entry else None,
             teaches=_require_line(entry, "teaches", where),
+            pictures=tuple(entry.get("pictures", ())),
         ))
     ids = [e.id for e in exercises]
     duplicates = {i for i in ids if ids.count(i) > 1}

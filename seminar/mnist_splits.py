@@ -104,6 +104,22 @@ def predictions(predict, images: np.ndarray, batch_size: int = 2000) -> np.ndarr
                            for s in range(0, len(images), batch_size)])
 
 
+def final_metrics(run, data: MnistSplits, log, predict) -> dict:
+    """The end of a digit classifier's run: the trained model measured once on the 10000 test
+    digits, the history written (``history.csv``), and the metrics for ``main`` to return, with the
+    checker's evidence: the loss curve and the predicted class of every test digit (the checker
+    scores them against the test labels it loads itself)."""
+    from seminar import runtime
+
+    predicted = predictions(predict, data.x_test)
+    test_accuracy = float(np.mean(predicted == data.y_test))
+    runtime.say(run, f"test accuracy {test_accuracy:.4f} on {len(data.x_test)} digits "
+                     f"after {log.train_seconds:.1f} s of training")
+    log.write_csv()
+    return {"test_accuracy": test_accuracy, "val_accuracy": log.rows[-1]["val_accuracy"],
+            **log.evidence(), **log.summary(data.num_train), "test_predictions": predicted}
+
+
 # Set by the time-to-accuracy benchmark (benchmarks/mnist_speed.py), never by a lesson: the test
 # accuracy is then also measured after every epoch, with the training clock stopped.
 TEST_EACH_EPOCH_VARIABLE = "SEMINAR_TEST_EACH_EPOCH"

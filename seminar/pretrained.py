@@ -43,16 +43,13 @@ the digit judge (:mod:`seminar.judge`). ``python -m seminar.pretrained`` prepare
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import pathlib
 import sys
-import tempfile
 import time
 
 import numpy as np
 
-from datasets import _download
+from seminar import model_cache
 
 # ------------------------------------------------------------------------------ the recipe
 
@@ -74,8 +71,7 @@ MIN_TEST_ACCURACY = 0.88  # a network below this on the 10000 Fashion-MNIST test
 TRAIN_SIZE = None  # all 60000 training images (tests set a tiny recipe: a few hundred, one epoch)
 
 STEM = f"fashion-inception-v{RECIPE_VERSION}"
-SIDECAR_NAME = f"{STEM}.json"
-STALE_SECONDS = 3600  # an unreferenced network file older than this belongs to no running process
+SIDECAR_NAME = f"{STEM}.json"  # the cache's record of the network (seminar/model_cache.py)
 SIDE = 28
 EVAL_BATCH = 1000
 
@@ -225,86 +221,23 @@ def test_accuracy(model) -> float:
 # ------------------------------------------------------------------------------ the cache
 
 
-def _read_cached(folder: pathlib.Path) -> tuple[Pretrained | None, str, pathlib.Path | None]:
+def _cache() -> model_cache.CachedModel:
+    """The network's recipe as the cache keeps it (read when called: tests set a tiny recipe)."""
+    return model_cache.CachedModel(
+        stem=STEM, version=RECIPE_VERSION, what="the pretrained Inception network",
+        tested_on="the Fashion-MNIST test images", minimum=MIN_TEST_ACCURACY,
+        cost="about 2 minutes on 2 CPU cores",
+        recipe={"stem_filters": STEM_FILTERS, "modules": MODULES,
+                "features": f"average pooling {GRID_POOL}x{GRID_POOL} stride {GRID_STRIDE}, "
+                            f"flattened", "epochs": EPOCHS, "batch_size": BATCH_SIZE,
+                "learning_rate": LEARNING_RATE, "dropout": DROPOUT, "seed": SEED},
+        train=train_model, evaluate=lambda model: Pretrained(model, None, test_accuracy(model)),
+        note=_note)
+
+
+def _read_cached(folder: pathlib.Path):
     """``(the verified network in folder, "", None)`` or ``(None, why not, the file to discard)``."""
-    import keras
-
-    sidecar = folder / SIDECAR_NAME
-    if not os.path.lexists(sidecar):
-        return None, "no pretrained network in the cache yet", None
-    try:
-        record = json.loads(sidecar.read_text(encoding="utf-8"))
-        name, sha256 = str(record["file"]), str(record["sha256"])
-        version = record["recipe_version"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        return None, f"its record {sidecar.name} is unreadable ({type(error).__name__})", None
-    if version != RECIPE_VERSION:
-        return None, f"the cached network follows recipe version {version}, not {RECIPE_VERSION}", None
-    if pathlib.Path(name).name != name or not name.startswith(STEM) or not name.endswith(".keras"):
-        return None, f"its record {sidecar.name} names an unexpected file {name!r}", None
-    path = folder / name
-    problem = _download.problem_with(path, sha256)
-    if problem is not None:
-        return None, f"{name} is {problem}", path if os.path.lexists(path) else None
-    try:
-        model = keras.models.load_model(path, compile=False)
-        accuracy = test_accuracy(model)
-    except Exception as error:  # a file Keras cannot read, or a model of another shape
-        return None, f"{name} cannot be loaded ({type(error).__name__}: {error})", path
-    if accuracy < MIN_TEST_ACCURACY:
-        return None, (f"{name} scores {accuracy:.4f} on the Fashion-MNIST test images, below "
-                      f"{MIN_TEST_ACCURACY}"), path
-    return Pretrained(model, path, accuracy), "", None
-
-
-def _shared_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _write_cached(folder: pathlib.Path, network: Pretrained) -> pathlib.Path:
-    """Save atomically: the model under a name holding its hash, then the record naming it (each
-    written to a temporary beside it, then renamed), so a reader never sees half a file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    _download.sweep_stale_temporaries(folder)
-    mode = _shared_mode()
-    temporaries = []
-    try:
-        handle, model_tmp = tempfile.mkstemp(dir=folder, suffix=".keras",
-                                             prefix=_download.temporary_prefix(STEM))
-        os.close(handle)
-        temporaries.append(pathlib.Path(model_tmp))
-        network.model.save(model_tmp)
-        os.chmod(model_tmp, mode)
-        sha256 = _download.sha256_of(pathlib.Path(model_tmp))
-        path = folder / f"{STEM}-{sha256[:16]}.keras"
-        os.replace(model_tmp, path)
-        handle, record_tmp = tempfile.mkstemp(dir=folder, suffix=".json",
-                                              prefix=_download.temporary_prefix(STEM))
-        temporaries.append(pathlib.Path(record_tmp))
-        record = {"file": path.name, "sha256": sha256, "recipe_version": RECIPE_VERSION,
-                  "test_accuracy": round(network.test_accuracy, 6),
-                  "recipe": {"stem_filters": STEM_FILTERS, "modules": MODULES,
-                             "features": f"average pooling {GRID_POOL}x{GRID_POOL} stride "
-                                         f"{GRID_STRIDE}, flattened", "epochs": EPOCHS,
-                             "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                             "dropout": DROPOUT, "seed": SEED}}
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(record, out, indent=2)
-        os.chmod(record_tmp, mode)
-        os.replace(record_tmp, folder / SIDECAR_NAME)
-    finally:
-        for temporary in temporaries:
-            temporary.unlink(missing_ok=True)
-    now = time.time()
-    for entry in folder.glob(f"{STEM}-*.keras"):  # housekeeping: older unreferenced files
-        try:
-            if entry != path and now - entry.stat().st_mtime > STALE_SECONDS:
-                entry.unlink()
-        except OSError:
-            pass
-    return path
+    return _cache().read(folder)
 
 
 _LOADED: dict[str, Pretrained] = {}
@@ -314,37 +247,7 @@ def load_pretrained() -> Pretrained:
     """The verified network from the data cache, trained (and cached) first when it is missing,
     corrupt, of another recipe version or below the accuracy floor. Loaded once per process and
     cache folder: do not train ``.model`` itself, fine-tune a :func:`fresh_copy`."""
-    folder = _download.cache_dir()
-    key = str(folder.resolve())
-    if key in _LOADED:
-        return _LOADED[key]
-    network, why, unusable = _read_cached(folder)
-    if network is None:
-        _note(f"training the pretrained Inception network on Fashion-MNIST once ({why}); "
-              f"about 2 minutes on 2 CPU cores")
-        if unusable is not None:
-            try:
-                _download.discard(unusable)
-            except OSError:
-                pass
-        started, cpu = time.perf_counter(), time.process_time()
-        model = train_model()
-        network = Pretrained(model, None, test_accuracy(model))
-        if network.test_accuracy < MIN_TEST_ACCURACY:
-            raise RuntimeError(f"the freshly trained network scores {network.test_accuracy:.4f} on "
-                               f"the Fashion-MNIST test images, below {MIN_TEST_ACCURACY}: this "
-                               f"should not happen; please report it with your TensorFlow version")
-        try:
-            network.path = _write_cached(folder, network)
-            where = f"saved to {network.path}"
-        except OSError as error:
-            where = (f"not saved: cannot write into {folder} ({_download.describe(error)}); set "
-                     f"{_download.CACHE_VARIABLE} to a folder you can write to")
-        _note(f"pretrained network trained: Fashion-MNIST test accuracy "
-              f"{network.test_accuracy:.4f}, {time.perf_counter() - started:.1f} s "
-              f"({time.process_time() - cpu:.1f} CPU s), {where}")
-    _LOADED[key] = network
-    return network
+    return _cache().load(_LOADED)
 
 
 def fresh_copy():
@@ -362,7 +265,7 @@ def main(argv=None) -> int:
     """``python -m seminar.pretrained``: train or verify the cached network."""
     import argparse
 
-    import seminar  # noqa: F401  (TensorFlow's environment defaults)
+    import seminar  # noqa: F401  (sets TensorFlow's environment defaults: import it before tensorflow)
 
     argparse.ArgumentParser(prog="python -m seminar.pretrained",
                             description="Train (once) or verify the pretrained Fashion-MNIST "

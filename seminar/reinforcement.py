@@ -2,17 +2,11 @@
 (the Q-network, the TD target, the training step and the loop):
 
 - FrozenLake: the lakes (gymnasium), their exact model and value iteration (the optimum a policy is
-  judged against), a policy's exact and simulated chance of success, the epsilon-greedy choice of
-  actions the lake's loop uses, the tabular baseline, the log of a run (the greedy policy's success
-  curve and a progress line), the plots;
+  judged against), a policy's exact and simulated chance of success, the tabular baseline, the
+  log of a run (the greedy policy's success curve and a progress line), the plots;
 - CartPole: the carts, the replay buffer, the greedy policy's evaluation, the log of a DQN run (the
   training episodes' returns, the greedy policy evaluated during training with its best weights
   kept, a progress line at each evaluation, TensorBoard, the training time), the plot.
-
-Both lessons also try the functions the student writes once, eagerly, on a small example before
-training (``check_lake_functions``, ``check_dqn_functions``): an error then points at the student's
-line rather than into a traced graph. The checker's probes (seminar/probes_reinforcement.py) go
-further and name the likely cause.
 """
 
 from __future__ import annotations
@@ -24,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from seminar import plots, runtime, shapes
+from seminar import plots, runtime
 
 # ==================================================================================== FrozenLake
 
@@ -44,13 +38,6 @@ def make_lakes(slippery: bool, num_envs: int) -> gym.vector.VectorEnv:
     lake (gymnasium's default "next step" autoreset) and returns its start state."""
     return gym.make_vec("FrozenLake-v1", num_envs=num_envs, vectorization_mode="sync",
                         map_name="4x4", is_slippery=slippery)
-
-
-def epsilon_greedy(q: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-    """For each row of ``q`` (batch, actions): a random action with probability epsilon, else the
-    best one. (The CartPole lesson has the student write this one.)"""
-    random_actions = rng.integers(0, q.shape[1], size=len(q))
-    return np.where(rng.random(len(q)) < epsilon, random_actions, q.argmax(axis=1))
 
 
 # ------------------------------------------------------------------ the exact model and the optimum
@@ -82,7 +69,7 @@ def value_iteration(model, horizon: int | None = LAKE_TIME_LIMIT):
     """
     transitions, rewards, terminal = model
     values = np.zeros(LAKE_STATES)
-    for step in range(horizon if horizon is not None else 100_000):
+    for _ in range(horizon if horizon is not None else 100_000):
         q = rewards + transitions @ np.where(terminal, 0.0, values)  # (16, 4)
         new_values = np.where(terminal, 0.0, q.max(axis=1))
         if horizon is None and np.abs(new_values - values).max() < 1e-13:
@@ -197,21 +184,6 @@ class QTable:
 
     def greedy_policy(self) -> np.ndarray:
         return self.table.argmax(axis=1)
-
-
-def check_lake_functions(build_q_network, q_learning_targets, train_step, gamma: float) -> None:
-    """Run the lake lesson's three functions once, eagerly, on a small example: an error then
-    points at the student's line rather than into a traced graph, and a wrong shape is caught
-    before training. (The step is taken with a learning rate of 0: nothing is learned.)"""
-    network = build_q_network(LAKE_STATES, LAKE_ACTIONS)
-    shapes.require("build_q_network(16, 4)'s values of the 16 one-hot states",
-                   network(tf.one_hot(tf.range(LAKE_STATES), LAKE_STATES)), (LAKE_STATES, LAKE_ACTIONS))
-    rewards, terminated = tf.constant([0.0, 1.0]), tf.constant([0.0, 1.0])
-    shapes.require("q_learning_targets() of 2 transitions",
-                   q_learning_targets(rewards, tf.ones((2, LAKE_ACTIONS)), terminated, gamma), (2,))
-    loss = train_step(network, tf.constant([0, 1]), tf.constant([2, 1]), rewards, tf.constant([4, 5]),
-                      terminated, tf.constant(0.0))
-    shapes.require("train_step()'s loss", loss, ())
 
 
 # ------------------------------------------------------------------ the lake's plots
@@ -388,30 +360,6 @@ class CartPoleLog:
     @property
     def greedy_curve(self) -> list[float]:
         return [score for _, score in self.evaluations]
-
-
-def check_dqn_functions(build_q_network, epsilon_greedy, td_targets, train_step, *,
-                        hidden_units: int, gamma: float) -> None:
-    """Run the DQN lesson's four functions once, eagerly, on a small example (throwaway networks):
-    an error then points at the student's line rather than into a traced graph, and a wrong shape
-    is caught before training."""
-    import keras
-
-    observation_size, num_actions = 4, 2
-    network = build_q_network(observation_size, num_actions, hidden_units)
-    states = np.zeros((3, observation_size), np.float32)
-    shapes.require("build_q_network()'s action values of 3 observations", network(states), (3, num_actions))
-    actions = np.asarray(epsilon_greedy(np.zeros((3, num_actions)), 0.5, np.random.default_rng(0)))
-    if actions.shape != (3,) or not np.isin(actions, np.arange(num_actions)).all():
-        raise ValueError(f"epsilon_greedy must return one action in 0..{num_actions - 1} per row, "
-                         f"got {actions!r}")
-    rewards, terminated = tf.ones(3), tf.constant([0.0, 0.0, 1.0])
-    no_values = tf.zeros((3, num_actions))
-    shapes.require("td_targets() of 3 transitions",
-                   td_targets(rewards, no_values, no_values, terminated, gamma), (3,))
-    loss = train_step(network, build_q_network(observation_size, num_actions, hidden_units),
-                      keras.optimizers.Adam(), states, tf.zeros(3, tf.int32), rewards, states, terminated)
-    shapes.require("train_step()'s loss", loss, ())
 
 
 def plot_returns(run, log: CartPoleLog, final_mean: float, final_episodes: int):

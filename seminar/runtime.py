@@ -112,7 +112,8 @@ def make_parser(exercise: str, description: str | None, *, epochs: int | None = 
     )
     parser.set_defaults(exercise_id=exercise_id_from_path(exercise),
                         fast_epochs=fast_epochs if fast_epochs is not None else epochs)
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed: the same seed gives the same run")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="random seed: the same seed gives the same run")
     parser.add_argument("--fast", action="store_true",
                         help="a short run, for checks and CI (fewer epochs and/or less data)")
     if epochs is not None:
@@ -122,7 +123,8 @@ def make_parser(exercise: str, description: str | None, *, epochs: int | None = 
     if batch_size is not None:
         parser.add_argument("--batch-size", type=positive_int, default=batch_size, help="examples per SGD step")
     if learning_rate is not None:
-        parser.add_argument("--learning-rate", type=positive_float, default=learning_rate, help="the optimizer's step size")
+        parser.add_argument("--learning-rate", type=positive_float, default=learning_rate,
+                            help="the optimizer's step size")
     parser.add_argument("--output-dir", type=pathlib.Path, default=None,
                         help="where plots and logs go (default: outputs/<chapter>/<exercise>)")
     parser.add_argument("--show", action="store_true", help="also show the plots on screen")

@@ -19,7 +19,6 @@ runs on the evidence ``main()`` returns (``measure_*``, at the end).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import pathlib
 
@@ -300,42 +299,3 @@ def report(run, data: MnistSplits, models: dict[str, tuple[str, object, Training
 def digits_of_each_class(data: MnistSplits) -> np.ndarray:
     """The index of the first test digit of each class 0..9, in class order."""
     return np.array([int(np.flatnonzero(data.y_test == c)[0]) for c in range(NUM_CLASSES)])
-
-
-# ----------------------------------------------------------------------------------- checker
-
-
-@functools.lru_cache(maxsize=1)
-def _test_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 10000 MNIST test digits, loaded here (``datasets.mnist.load``): float32 images
-    (10000, 28, 28) = raw / 255, and int64 labels."""
-    from datasets import mnist
-
-    (_, _), (x_test, y_test) = mnist.load()
-    return (x_test.astype(np.float32) / 255.0), y_test.astype(np.int64)
-
-
-def _measure_test_accuracy(context, key: str, described: str) -> float:
-    from seminar.measures import EvidenceError
-
-    classify = context.metrics.get(key)
-    if key not in context.metrics or not callable(classify):
-        found = "nothing" if key not in context.metrics else type(classify).__name__
-        raise EvidenceError(f"main() must return {key!r}, {described} as a function from float32 "
-                            f"images (n, 28, 28), pixels raw / 255 in [0, 1], to logits "
-                            f"(n, {NUM_CLASSES}); got {found} (it is in the original skeleton's main)")
-    images, labels = _test_digits()
-    accuracy, _ = accuracy_and_loss(classify, images, labels, name=f"main()'s {key!r}",
-                                    error=EvidenceError)
-    return accuracy
-
-
-def measure_rnn_test_accuracy(context) -> float:
-    """Accuracy of main()'s ``rnn_classify`` (the hand-written simple RNN) on the 10000 test digits
-    loaded here."""
-    return _measure_test_accuracy(context, "rnn_classify", "the hand-written simple RNN")
-
-
-def measure_lstm_test_accuracy(context) -> float:
-    """Accuracy of main()'s ``lstm_classify`` (the Keras LSTM) on the 10000 test digits loaded here."""
-    return _measure_test_accuracy(context, "lstm_classify", "the Keras LSTM")

@@ -15,10 +15,13 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # the suite also works without the editable install
     sys.path.insert(0, str(REPO_ROOT))
 
-import seminar  # noqa: E402,F401  (TensorFlow's environment defaults, before anything imports it)
+# After the environment and the import path are set (E402), TensorFlow's defaults before anything
+# imports TensorFlow (F401: imported for that effect).
+import seminar  # noqa: E402,F401
 import pytest  # noqa: E402
 
-from seminar import checker, manifest  # noqa: E402
+from seminar import manifest  # noqa: E402
+from seminar.grader import checker  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +32,7 @@ def course() -> manifest.Manifest:
 _solution_runs: dict = {}
 
 
-def run_solution(exercise_id: str, seed: int | None = None) -> tuple[checker.RunResult, pathlib.Path]:
+def run_solution(exercise_id: str, seed: int | None = None) -> tuple[checker.Outcome, pathlib.Path]:
     """Run a solution's fast mode once per (exercise, seed) in this session and keep the result, so
     that several tests can look at one training run. Returns the result and the output folder."""
     exercise = manifest.load().get(exercise_id)
@@ -44,7 +47,7 @@ def run_solution(exercise_id: str, seed: int | None = None) -> tuple[checker.Run
 
 @pytest.fixture(scope="session")
 def solution_run():
-    """``solution_run(exercise_id, seed=None) -> (RunResult, output_dir)``, cached per session."""
+    """``solution_run(exercise_id, seed=None) -> (Outcome, output_dir)``, cached per session."""
     return run_solution
 
 

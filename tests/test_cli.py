@@ -1,7 +1,6 @@
 """The student command line, driven end to end as a student would, in a temporary copy of the
 repository (its own git history, its own progress file)."""
 
-import dataclasses
 import os
 import pathlib
 import re
@@ -12,8 +11,10 @@ import sys
 import pytest
 
 from conftest import repository_copy
-from seminar import commands, manifest, skeleton
-from seminar import progress_file as saved_progress
+from seminar import manifest
+from seminar.grader import markers
+from seminar.tools import cli
+from seminar.tools import progress as saved_progress
 
 REPO_ROOT = manifest.REPO_ROOT
 EXERCISE = "intro/hello_world"  # the quickest exercise: the CLI is under test here, not training
@@ -53,7 +54,7 @@ def test_student_loop_end_to_end(repo):
     # words it, the hint command; no traceback, exit 1.
     unfilled = seminar(repo, "check", EXERCISE)
     assert unfilled.returncode == 1, unfilled.stdout + unfilled.stderr
-    first = skeleton.todos(skeleton_text)[0]
+    first = markers.todos(skeleton_text)[0]
     assert f"Not done yet: {first.function}(), line {first.line}:" in unfilled.stdout
     assert all(line in unfilled.stdout for line in first.comment)
     assert f"For a hint: python -m seminar hint {EXERCISE}" in unfilled.stdout
@@ -87,7 +88,7 @@ def test_student_loop_end_to_end(repo):
     assert filled.stdout.rstrip().endswith(f"PASS {EXERCISE}")
     listing = seminar(repo, "list")
     assert listing.returncode == 0
-    line = next(l for l in listing.stdout.splitlines() if f" {EXERCISE} " in l)
+    line = next(line for line in listing.stdout.splitlines() if f" {EXERCISE} " in line)
     assert line.strip().startswith("[x]") and "passing" in line
     total = len(manifest.load().exercises)
     assert f"1/{total} exercises passing" in listing.stdout
@@ -95,7 +96,7 @@ def test_student_loop_end_to_end(repo):
     # 3b. Saved again after the check: `list` says so instead of showing a stale tick.
     exo.write_text(solution_text + "\n# an afterthought\n")
     changed = seminar(repo, "list")
-    line = next(l for l in changed.stdout.splitlines() if f" {EXERCISE} " in l)
+    line = next(line for line in changed.stdout.splitlines() if f" {EXERCISE} " in line)
     assert line.strip().startswith("[~]") and "changed since its passing check" in line
     assert f"0/{total} exercises passing" in changed.stdout
     exo.write_text(solution_text)
@@ -155,7 +156,6 @@ def test_watch_checks_again_when_the_file_is_saved(tmp_path, monkeypatch, capsys
     original = manifest.load().get(EXERCISE)
     copy = tmp_path / original.exercise_path.name
     shutil.copy(original.exercise_path, copy)
-    exercise = dataclasses.replace(original, exercise=str(copy))  # an absolute path wins over the root
     saves = []
 
     def fake_sleep(seconds):  # the student saves the file while watch waits
@@ -163,10 +163,10 @@ def test_watch_checks_again_when_the_file_is_saved(tmp_path, monkeypatch, capsys
         stat = copy.stat()
         os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
 
-    status = commands.watch(exercise, max_runs=2, sleep=fake_sleep)
+    status = cli.watch(original, path=copy, max_runs=2, sleep=fake_sleep)
     out = capsys.readouterr().out
     assert status == 1 and out.count(f"Checking {EXERCISE}: {copy}") == 2 and len(saves) == 1
-    first = skeleton.todos(copy.read_text())[0]
+    first = markers.todos(copy.read_text())[0]
     assert f"Not done yet: {first.function}(), line {first.line}:" in out
     assert copy.read_text() == original.exercise_path.read_text(), "watch never writes the file"
 

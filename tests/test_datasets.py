@@ -147,7 +147,7 @@ def test_concurrent_fetches_leave_one_good_file(folders, tmp_path):
         start.wait()
         try:
             results.append(_download.obtain([remote], "test")[1])
-        except Exception as error:  # reported below
+        except Exception as error:  # noqa: BLE001  (reported below)
             errors.append(error)
 
     threads = [threading.Thread(target=fetch) for _ in range(4)]

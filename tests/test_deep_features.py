@@ -13,14 +13,16 @@ import importlib.util
 import json
 import math
 import pathlib
-import types
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from datasets import _download, mnist
-from seminar import commands, kaggle, measures, pretrained
+from helpers import measure
+from seminar import kaggle, pretrained
+from seminar.grader.grading import EvidenceError
+from seminar.tools import cli
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "deep_features" / "classif_deep_features.py"
@@ -119,7 +121,8 @@ def malformed(test_labels):
         "logits": (good.assign(class_1=good.class_1 + 2), r"above 1.*not logits"),
         "rows not summing to 1": (good.assign(class_0=good.class_0 / 2),
                                   r"sum to .*, not 1 \(within 0.001\)"),
-        "NaN": (good.assign(class_2=[np.nan] + list(good.class_2[1:])), r"column class_2, id 1: the cell is empty \(a NaN"),
+        "NaN": (good.assign(class_2=[np.nan] + list(good.class_2[1:])),
+                r"column class_2, id 1: the cell is empty \(a NaN"),
         "NaN as text": (good.assign(class_2=["nan"] + list(good.class_2[1:])), r"NaN or infinite"),
         "header only": (good.iloc[:0], r"no rows"),
         "duplicated column": (text.replace("class_9", "class_8", 1), r"duplicated column\(s\) class_8"),
@@ -146,33 +149,31 @@ def test_malformed_submissions_are_refused_clearly(test_labels, tmp_path, case):
 
 def test_score_command_exit_statuses(test_labels, tmp_path, capsys):
     good = write_variant(tmp_path, frame_for(test_labels[:kaggle.PUBLIC_IDS]), "good.csv")
-    assert commands.main(["score", str(good)]) == 0
+    assert cli.main(["score", str(good)]) == 0
     out = capsys.readouterr().out
     assert "2000 rows" in out and "log loss 0.09431" in out and "accuracy 1.0000" in out
     bad = write_variant(tmp_path, frame_for(test_labels[:kaggle.PUBLIC_IDS]).drop(columns="class_0"))
-    assert commands.main(["score", str(bad)]) == 1
+    assert cli.main(["score", str(bad)]) == 1
     assert "rejected" in capsys.readouterr().err
-    assert commands.main(["score", str(tmp_path / "missing.csv")]) == 2
+    assert cli.main(["score", str(tmp_path / "missing.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
-    assert commands.main(["score", str(tmp_path)]) == 2
+    assert cli.main(["score", str(tmp_path)]) == 2
 
 
 def test_measures_score_the_evidence(test_labels, tmp_path):
     frame = frame_for(test_labels[:kaggle.PUBLIC_IDS])
     path = write_variant(tmp_path, frame, "sub.csv")
+    exercise_id = "deep_features/classif_deep_features"
     for evidence in (str(path), path, frame):
-        context = measures.Context(types.ModuleType("x"), {"submission": evidence}, 0, False)
-        assert kaggle.measure_submission_log_loss(context) == pytest.approx(-math.log(0.91))
-        assert kaggle.measure_submission_accuracy(context) == 1.0
-    empty = measures.Context(types.ModuleType("x"), {}, 0, False)
-    with pytest.raises(measures.EvidenceError, match="must return 'submission'"):
-        kaggle.measure_submission_accuracy(empty)
-    wrong = measures.Context(types.ModuleType("x"), {"submission": np.zeros((2000, 10))}, 0, False)
-    with pytest.raises(measures.EvidenceError, match="path of the CSV file or a pandas DataFrame"):
-        kaggle.measure_submission_accuracy(wrong)
-    bad = measures.Context(types.ModuleType("x"), {"submission": frame.iloc[:5]}, 0, False)
-    with pytest.raises(measures.EvidenceError, match="cannot be scored: missing id"):
-        kaggle.measure_submission_log_loss(bad)
+        assert measure(exercise_id, "submission_log_loss", submission=evidence) == pytest.approx(
+            -math.log(0.91))
+        assert measure(exercise_id, "submission_accuracy", submission=evidence) == 1.0
+    with pytest.raises(EvidenceError, match="must return 'submission'"):
+        measure(exercise_id, "submission_accuracy")
+    with pytest.raises(EvidenceError, match="path of the CSV file or a pandas DataFrame"):
+        measure(exercise_id, "submission_accuracy", submission=np.zeros((2000, 10)))
+    with pytest.raises(EvidenceError, match="cannot be scored: missing id"):
+        measure(exercise_id, "submission_log_loss", submission=frame.iloc[:5])
 
 
 def test_leaderboard_writes_each_submission_and_scores_it(test_labels, tmp_path):
@@ -328,7 +329,8 @@ def test_recipe_keeps_a_coarse_grid():
 
 
 def test_verdict_reads_the_rows():
-    row = lambda accuracy, loss: {"method": "m", "accuracy": accuracy, "log_loss": loss}
+    def row(accuracy, loss):
+        return {"method": "m", "accuracy": accuracy, "log_loss": loss}
     text = kaggle.verdict(row(0.85, 0.5), row(0.94, 0.2), row(0.95, 0.19), row(0.96, 0.15))
     assert "94.0% against 85.0%" in text and "learns digits on its own" in text
     text = kaggle.verdict(row(0.75, 0.8), row(0.85, 0.5), row(0.87, 0.5), row(0.70, 1.0))

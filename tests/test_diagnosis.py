@@ -1,5 +1,7 @@
-"""The diagnosis toolkit (seminar/diagnosis.py), the report of an unfilled TODO and of an error
-inside a tf.function, and the comparison with the solution's curve (seminar/feedback.py)."""
+"""The grader's shared pieces: the toolkit the grading modules call (seminar/grader/toolkit.py),
+the loss-curve reading every run gets (seminar/grader/findings.py), the report of an unfilled TODO
+and of an error inside a tf.function, and the comparison with the solution's curve
+(seminar/grader/feedback.py)."""
 
 from __future__ import annotations
 
@@ -9,60 +11,55 @@ import textwrap
 import numpy as np
 import pytest
 
-from seminar import checker, diagnosis, feedback, manifest
+from seminar import manifest
+from seminar.grader import checker, feedback, findings, toolkit
 
 
 def test_logits_finding_names_a_softmax_and_a_sigmoid_and_spares_logits():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(4, 10))
     softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    assert "softmax applied" in diagnosis.logits_finding("f", softmax).cause
-    assert "sigmoid" in diagnosis.logits_finding("f", 1 / (1 + np.exp(-logits))).cause
-    assert diagnosis.logits_finding("f", logits) is None
+    assert "softmax applied" in toolkit.logits_finding("f", softmax).cause
+    assert "sigmoid" in toolkit.logits_finding("f", 1 / (1 + np.exp(-logits))).cause
+    assert toolkit.logits_finding("f", logits) is None
 
 
 def test_shape_finding_names_the_broadcast_to_n_by_n():
-    found = diagnosis.shape_finding("residuals", np.zeros((5, 5)), (5,))
+    found = toolkit.shape_finding("residuals", np.zeros((5, 5)), (5,))
     assert "broadcast" in found.cause and "(5, 5)" in found.evidence
-    assert diagnosis.shape_finding("loss", np.zeros(5), ()).cause.endswith("not their mean")
-    assert diagnosis.shape_finding("f", np.zeros((5, 1)), (5, 1)) is None
+    assert toolkit.shape_finding("loss", np.zeros(5), ()).cause.endswith("not their mean")
+    assert toolkit.shape_finding("f", np.zeros((5, 1)), (5, 1)) is None
 
 
 def test_value_finding_names_a_known_mistake():
-    found = diagnosis.value_finding("loss", 8.0, 1.0, wrong={"summed, not averaged": 8.0})
+    found = toolkit.value_finding("loss", 8.0, 1.0, wrong={"summed, not averaged": 8.0})
     assert found.cause == "summed, not averaged"
-    assert diagnosis.value_finding("loss", 1.0 + 1e-6, 1.0) is None
-    assert "NaN" in diagnosis.value_finding("loss", math.nan, 1.0).cause
+    assert toolkit.value_finding("loss", 1.0 + 1e-6, 1.0) is None
+    assert "NaN" in toolkit.value_finding("loss", math.nan, 1.0).cause
 
 
 def test_step_findings_name_nan_frozen_variables_and_ascent():
-    assert "NaN" in diagnosis.step_findings("step", [1.0, math.inf], {"w": 1.0})[0].cause
-    frozen = diagnosis.step_findings("step", [1.0, 1.0, 1.0], {"w": 0.0, "b": 0.0})
+    assert "NaN" in toolkit.step_findings("step", [1.0, math.inf], {"w": 1.0})[0].cause
+    frozen = toolkit.step_findings("step", [1.0, 1.0, 1.0], {"w": 0.0, "b": 0.0})
     assert "None or zero" in frozen[0].cause
-    partly = diagnosis.step_findings("step", [1.0, 0.9, 0.8], {"w": 0.1, "b": 0.0})
+    partly = toolkit.step_findings("step", [1.0, 0.9, 0.8], {"w": 0.1, "b": 0.0})
     assert "some variables" in partly[0].cause and "b" in partly[0].evidence
-    assert "ascent" in diagnosis.step_findings("step", [1.0, 1.5, 2.0], {"w": 0.1})[0].cause
-    assert diagnosis.step_findings("step", [1.0, 0.9, 0.8], {"w": 0.1}) == []
+    assert "ascent" in toolkit.step_findings("step", [1.0, 1.5, 2.0], {"w": 0.1})[0].cause
+    assert toolkit.step_findings("step", [1.0, 0.9, 0.8], {"w": 0.1}) == []
 
 
 def test_curve_findings_read_the_training_loss():
-    nan = diagnosis.curve_findings({"loss_curve": [2.0, 1.0, math.nan, 1.0]})
+    nan = findings.curve_findings({"loss_curve": [2.0, 1.0, math.nan, 1.0]})
     assert nan[0].fatal and "step 3" in nan[0].cause
-    high = diagnosis.curve_findings({"loss_curve": [9000.0] * 20}, loss_at_most=1.0)
+    high = findings.curve_findings({"loss_curve": [9000.0] * 20}, loss_at_most=1.0)
     assert high[0].fatal and "not scaled" in high[0].cause
-    rising = diagnosis.curve_findings({"loss_curve": list(np.linspace(1, 3, 50))})
+    rising = findings.curve_findings({"loss_curve": list(np.linspace(1, 3, 50))})
     assert "grows" in rising[0].cause and not rising[0].fatal
-    chance = diagnosis.curve_findings({"loss_curve": list(np.linspace(2, 0.5, 50)), "acc": 0.1},
+    chance = findings.curve_findings({"loss_curve": list(np.linspace(2, 0.5, 50)), "acc": 0.1},
                                       chance=0.1, accuracy_key="acc")
     assert "chance" in chance[0].cause
-    assert diagnosis.curve_findings({"loss_curve": list(np.linspace(2, 0.5, 50))},
+    assert findings.curve_findings({"loss_curve": list(np.linspace(2, 0.5, 50))},
                                     loss_at_most=1.0) == []
-
-
-def test_every_probe_named_in_the_manifest_exists():
-    for exercise in manifest.load().exercises:
-        for name in exercise.probes + exercise.after_probes:
-            assert callable(diagnosis.lookup(name)), f"{exercise.id}: no probe {name!r}"
 
 
 def test_the_first_open_todo_of_the_file_is_reported(tmp_path):

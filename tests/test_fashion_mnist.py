@@ -60,7 +60,7 @@ def loaded_matches(arrays) -> bool:
 def test_from_the_canonical_url_decompressed_into_the_cache(fake):
     put_gz(fake["url"], fake["contents"], level=9)
     assert loaded_matches(fake["arrays"])
-    for name, (sha256, size) in fashion_mnist.IDX_FILES.items():
+    for name, (sha256, _) in fashion_mnist.IDX_FILES.items():
         assert _download.sha256_of(fake["cache"] / name) == sha256
     assert not [p for p in fake["cache"].iterdir() if p.name.startswith(".")]  # no temporaries
 

@@ -11,7 +11,10 @@ import keras
 import numpy as np
 import pytest
 
-from seminar import checker, deeper, measures
+from helpers import context_for, grading_of, measure
+from seminar import deeper
+from seminar.grader import checker
+from seminar.grader.grading import EvidenceError
 
 SOLUTION = pathlib.Path(__file__).resolve().parent.parent / "solutions" / "convnets" / "going_deeper.py"
 
@@ -29,10 +32,8 @@ def fashion_test():
     return x_test, y_test
 
 
-def context(**metrics):
-    module = types.ModuleType("exercise")
-    module.__file__ = str(SOLUTION)
-    return measures.Context(module=module, metrics=metrics, seed=0, full=False)
+def accuracy(metric="test_accuracy", **evidence):
+    return measure("convnets/going_deeper", metric, **evidence)
 
 
 # ------------------------------------------------------------------------- the student's parts
@@ -55,12 +56,10 @@ def test_inception_module_keeps_the_size_and_concatenates_four_branches(solution
     # Batch normalisation makes a difference: one forward pass gives finite numbers of that shape.
     values = module(np.random.default_rng(0).normal(size=(2, 9, 9, 11)).astype(np.float32), training=True)
     assert values.shape == (2, 9, 9, 21) and np.all(np.isfinite(np.asarray(values)))
-    deeper.check_inception(solution.inception_module, (7, 7, 32), solution.INCEPTION_1)
 
 
 def test_deeper_network_has_the_slide_parts_and_returns_logits(solution):
     model = solution.build_deeper()
-    deeper.check_classifier(model)
     assert tuple(model.output_shape) == (None, 10)
     assert model.layers[-1].activation is keras.activations.linear
     kinds = {type(layer).__name__ for layer in model.layers}
@@ -70,21 +69,26 @@ def test_deeper_network_has_the_slide_parts_and_returns_logits(solution):
     assert model.count_params() < deeper.build_lenet().count_params()  # deeper, yet fewer weights
 
 
-def test_the_checks_on_student_code_explain_what_is_wrong():
-    def flat_module(x, filters):
-        return keras.layers.Conv2D(4, 3)(x)  # "valid": the size shrinks; wrong channels
+def test_the_probes_explain_what_is_wrong(solution):
+    grading = grading_of("convnets/going_deeper")
 
-    with pytest.raises(ValueError, match=r"conv_block\(x, 5, 3\)"):
-        deeper.check_conv_block(lambda x, filters, size: keras.layers.Conv2D(filters, size)(x))
-    with pytest.raises(ValueError, match="spatial size kept"):
-        deeper.check_inception(flat_module, (7, 7, 32), (1, 1, 1, 1, 1, 1))
+    def findings(probe, **functions):
+        module = types.SimpleNamespace(**{"conv_block": solution.conv_block, **functions})
+        return probe(context_for("convnets/going_deeper", module))
+
+    (found,) = findings(grading.probe_conv_block,
+                        conv_block=lambda x, filters, size: keras.layers.Conv2D(filters, size)(x))
+    assert "changes the spatial size" in found.cause
+    (found,) = findings(grading.probe_inception,
+                        inception_module=lambda x, filters: keras.layers.Conv2D(4, 3)(x))
+    assert "spatial size" in found.cause or "channels" in found.cause
     softmax = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(name="features"),
                                 keras.layers.Dense(10, activation="softmax")])
-    with pytest.raises(ValueError, match="logits"):
-        deeper.check_classifier(softmax)
+    (found,) = findings(grading.probe_network, build_deeper=lambda: softmax)
+    assert '"features"' in found.cause  # a flatten is not the global average pooling
     unnamed = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
-    with pytest.raises(ValueError, match='"features"'):
-        deeper.check_classifier(unnamed)
+    (found,) = findings(grading.probe_network, build_deeper=lambda: unnamed)
+    assert 'no layer named "features"' in found.cause
 
 
 # ------------------------------------------------------------------------- data and measure
@@ -112,24 +116,25 @@ def test_measure_scores_a_perfect_and_a_constant_classifier(fashion_test):
         calls.append(len(images))
         return np.eye(10, dtype=np.float32)[labels[start:start + len(images)]]
 
-    assert deeper.measure_fashion_test_accuracy(context(classify=perfect)) == 1.0
+    assert accuracy(classify=perfect) == 1.0
     assert max(calls) <= 2000 and sum(calls) == 10000
-    constant = context(classify=lambda images: np.tile(np.eye(10)[3], (len(images), 1)))
-    assert deeper.measure_fashion_test_accuracy(constant) == pytest.approx(0.1)
-    both = context(classify=perfect, lenet_classify=constant.metrics["classify"])
+    def constant(images):
+        return np.tile(np.eye(10)[3], (len(images), 1))
+
+    assert accuracy(classify=constant) == pytest.approx(0.1)
     calls.clear()
-    assert deeper.measure_gain_over_lenet(both) == pytest.approx(0.9)
+    assert accuracy("accuracy_gain", classify=perfect, lenet_classify=constant) == pytest.approx(0.9)
 
 
 @pytest.mark.parametrize("metrics, message", [
     ({}, "must return 'classify'"),
-    ({"classify": np.zeros((10000, 10))}, "must be a function"),
-    ({"classify": lambda images: np.zeros((len(images), 9))}, r"expected \(2000, 10\)"),
+    ({"classify": np.zeros((10000, 10))}, "must be the trained deeper network"),
+    ({"classify": lambda images: np.zeros((len(images), 9))}, r"shape \(n, 10\)"),
     ({"classify": lambda images: np.zeros(len(images))}, "logits"),
 ])
 def test_bad_evidence_gets_a_clear_error(metrics, message):
-    with pytest.raises(measures.EvidenceError, match=message):
-        deeper.measure_fashion_test_accuracy(context(**metrics))
+    with pytest.raises(EvidenceError, match=message):
+        accuracy(**metrics)
 
 
 def test_confusion_matrix_counts_true_rows_and_predicted_columns():
@@ -150,7 +155,7 @@ def test_tiny_run_saves_a_loadable_network_and_draws_its_pictures(solution, tmp_
         assert (tmp_path / name).stat().st_size > 0, name
     assert metrics["train_size"] == 256 and metrics["epochs"] == 1
     assert metrics["params"] < metrics["lenet_params"]
-    measured = deeper.measure_fashion_test_accuracy(context(**metrics))
+    measured = accuracy(**metrics)
     assert measured == pytest.approx(metrics["test_accuracy"])
     loaded = keras.models.load_model(tmp_path / "going_deeper.keras")
     images = (fashion_test[0][:64].astype(np.float32) / 255.0)[..., None]

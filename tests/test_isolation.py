@@ -7,7 +7,11 @@ import textwrap
 import numpy as np
 import pytest
 
-from seminar import checker, commands, isolation, manifest, measures
+from helpers import grading_of, measure
+from seminar import manifest
+from seminar.grader import checker, isolation
+from seminar.grader.grading import EvidenceError
+from seminar.tools import cli
 
 COURSE = manifest.load()
 HELLO = COURSE.get("intro/hello_world")
@@ -49,7 +53,7 @@ def test_exit_or_crash_in_main_is_a_fail(tmp_path, capsys, call, kind):
 @pytest.mark.slow
 def test_exit_at_import_makes_check_exit_1_with_a_message(tmp_path, capsys):
     path = variant(tmp_path, HELLO, "import seminar", "import sys; sys.exit(0)\nimport seminar")
-    status = commands.check_once(HELLO, path, record=False, time_limit=120)
+    status = cli.check_once(HELLO, path, record=False, time_limit=120)
     out = capsys.readouterr().out
     assert status == 1
     assert "FAIL intro/hello_world" in out and "exit" in out
@@ -58,7 +62,7 @@ def test_exit_at_import_makes_check_exit_1_with_a_message(tmp_path, capsys):
 @pytest.mark.slow
 def test_an_endless_loop_is_stopped_at_the_time_limit(tmp_path, capsys):
     path = variant(tmp_path, HELLO, MAIN_HEADER, MAIN_HEADER + "    while True:\n        pass\n")
-    status = commands.check_once(HELLO, path, record=False, time_limit=8)
+    status = cli.check_once(HELLO, path, record=False, time_limit=8)
     out = capsys.readouterr().out
     assert status == 1
     assert "Stopped after 8 s" in out and "--time-limit" in out
@@ -98,39 +102,30 @@ def test_a_returned_number_does_not_pass_a_measured_check(tmp_path):
     assert "main() reported 1" in line.line()
 
 
-def test_every_measure_named_in_the_manifest_exists():
-    for exercise in COURSE.exercises:
-        for check in exercise.checks:
-            if check.measure:
-                assert check.measure in measures.MEASURES, f"{exercise.id}: {check.measure}"
-    measured = {e.id for e in COURSE.exercises if any(c.measure for c in e.checks)}
-    assert measured == {e.id for e in COURSE.exercises}, "every exercise's headline metric is measured"
-
-
 def test_missing_evidence_is_a_clear_error():
-    context = measures.Context(module=None, metrics={"test_accuracy": 0.99}, seed=0, full=False)
-    with pytest.raises(measures.EvidenceError, match="test_predictions"):
-        measures.mnist_test_accuracy(context)
-    context.metrics["test_predictions"] = np.zeros(7)
-    with pytest.raises(measures.EvidenceError, match="shape"):
-        measures.mnist_test_accuracy(context)
+    with pytest.raises(EvidenceError, match="test_predictions"):
+        measure("neural_nets/softmax", "test_accuracy", test_accuracy=0.99)
+    with pytest.raises(EvidenceError, match="shape"):
+        measure("neural_nets/softmax", "test_accuracy", test_predictions=np.zeros(7))
 
 
 def test_a_missing_or_non_numeric_metric_fails():
     exercise = COURSE.get("sgd/binary_classif")
-    (result,) = checker.evaluate(exercise, {"test_accuracy": "0.99"}, measured={})
+    (result,) = checker.evaluate(exercise, {"test_accuracy": "0.99"}, False, measured={})
     assert not result.passed
-    (result,) = checker.evaluate(exercise, {"test_accuracy": float("nan")}, measured={"test_accuracy": float("nan")})
+    (result,) = checker.evaluate(exercise, {"test_accuracy": float("nan")}, False,
+                                 measured={"test_accuracy": float("nan")})
     assert not result.passed
 
 
 def test_lake_exact_success_of_known_policies():
+    exact_success = grading_of("reinforcement/q_learning_frozen_lake").exact_success
     always_left = np.zeros(16, dtype=int)
-    assert measures.lake_exact_success(always_left, slippery=False) == 0.0
+    assert exact_success(always_left, slippery=False) == 0.0
     # Down, down, right, right, down, right from the start reaches the goal on the calm lake.
     path = {0: 1, 4: 1, 8: 2, 9: 2, 10: 1, 14: 2}
     policy = np.array([path.get(s, 0) for s in range(16)])
-    assert measures.lake_exact_success(policy, slippery=False) == 1.0
+    assert exact_success(policy, slippery=False) == 1.0
 
 
 @pytest.mark.slow
@@ -140,7 +135,7 @@ def test_missing_data_is_one_clear_message_in_check_run_and_demo(tmp_path, capsy
                    MAIN_HEADER + f"    import datasets; raise datasets.DatasetUnavailable({message!r})\n")
     outcome = isolation.run(HELLO, path, output_dir=tmp_path, time_limit=120)
     assert outcome.kind == "dataset" and outcome.message == message
-    commands.report_outcome(HELLO, outcome)
+    cli.report_outcome(HELLO, outcome)
     out = capsys.readouterr().out
     assert message in out and "Traceback" not in out
 

@@ -20,14 +20,16 @@ corrupt-cache test retrains once, in a temporary cache.
 
 import json
 import shutil
-import types
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from datasets import _download
-from seminar import judge, manifest, measures
+from helpers import context_for
+from seminar import judge, manifest
+from seminar.grader import measures
+from seminar.grader.grading import EvidenceError
 
 SAMPLE_SEEDS = [0, 1, 2]  # run seeds: the checker draws from seed + 5_000_000
 
@@ -65,19 +67,17 @@ def broken_generators(train_digits):
 BROKEN = ["mean image", "uniform noise", "one digit repeated", "only ones"]
 
 
-def context_for(generate, seed=0, **metrics):
-    metrics = dict(metrics)
-    if generate is not None:
-        metrics["generate"] = generate
-    return measures.Context(module=types.ModuleType("exercise"), metrics=metrics, seed=seed,
-                            full=False)
+def generated(generate, seed=0):
+    """The checker's context once a GMMN's or GAN's main() has returned ``generate``."""
+    evidence = {} if generate is None else {"generate": generate}
+    return context_for("autoencoders/gmmn", seed=seed, **evidence)
 
 
 def measured(generate, seed=0):
-    context = context_for(generate, seed)
-    return {"fid": judge.measure_fid(context),
-            "inception_score": judge.measure_inception_score(context),
-            "classes": judge.measure_classes(context)}
+    context = generated(generate, seed)
+    return {"fid": measures.generated_fid(context),
+            "inception_score": measures.generated_inception_score(context),
+            "classes": measures.generated_classes(context)}
 
 
 # ------------------------------------------------------------------------------ the judge
@@ -134,14 +134,12 @@ def test_baselines_order_from_real_digits_to_noise(the_judge, capsys):
 def test_manifest_thresholds_reject_the_broken_generators(the_judge, train_digits):
     """The fast thresholds of the GMMN and GAN checks that use the judge: real digits pass them,
     every broken generator fails at least the FID check and one of IS / classes."""
-    ours = {"generated_fid": "fid", "generated_inception_score": "inception_score",
-            "generated_classes": "classes"}
-    assert measures.MEASURES["generated_fid"].__name__ == judge.measure_fid.__name__
+    ours = ("fid", "inception_score", "classes")
     course = manifest.load()
-    checks = [(exercise_id, check, ours[check.measure])
+    checks = [(exercise_id, check, check.metric)
               for exercise_id in ("autoencoders/gmmn", "autoencoders/gan")
-              for check in course.get(exercise_id).checks if check.measure in ours]
-    assert {figure for _, _, figure in checks} == set(ours.values())
+              for check in course.get(exercise_id).checks if check.metric in ours]
+    assert {figure for _, _, figure in checks} == set(ours)
     real = measured(real_generator(train_digits))
     for exercise_id, check, figure in checks:
         assert check.passes(real[figure]), (exercise_id, check.metric, real[figure])
@@ -251,17 +249,16 @@ def test_slightly_out_of_range_pixels_are_clipped(the_judge, train_digits):
 
 
 def test_measures_refuse_bad_evidence_clearly(the_judge, train_digits):
-    with pytest.raises(measures.EvidenceError, match="must return 'generate'"):
-        judge.measure_fid(context_for(None))
-    with pytest.raises(measures.EvidenceError, match="must be a function generate"):
-        judge.measure_fid(context_for(np.zeros((2000, 784))))
-    with pytest.raises(measures.EvidenceError,
-                       match=r"must return 2000 samples, got shape \(100, 784\)"):
-        judge.measure_fid(context_for(lambda n, seed: np.zeros((100, 784))))
-    with pytest.raises(measures.EvidenceError, match=r"got shape \(2000, 28, 27\)"):
-        judge.measure_fid(context_for(lambda n, seed: np.zeros((n, 28, 27))))
-    with pytest.raises(measures.EvidenceError, match=r"expected values in \[0, 1\]"):
-        judge.measure_fid(context_for(lambda n, seed: np.full((n, 784), 2.0)))
+    with pytest.raises(EvidenceError, match="must return 'generate'"):
+        measures.generated_fid(generated(None))
+    with pytest.raises(EvidenceError, match="must be a function generate"):
+        measures.generated_fid(generated(np.zeros((2000, 784))))
+    with pytest.raises(EvidenceError, match=r"must return 2000 samples, got shape \(100, 784\)"):
+        measures.generated_fid(generated(lambda n, seed: np.zeros((100, 784))))
+    with pytest.raises(EvidenceError, match=r"got shape \(2000, 28, 27\)"):
+        measures.generated_fid(generated(lambda n, seed: np.zeros((n, 28, 27))))
+    with pytest.raises(EvidenceError, match=r"expected values in \[0, 1\]"):
+        measures.generated_fid(generated(lambda n, seed: np.full((n, 784), 2.0)))
 
 
 def test_measures_draw_fresh_samples_once_for_all_three(the_judge, train_digits):
@@ -272,10 +269,10 @@ def test_measures_draw_fresh_samples_once_for_all_three(the_judge, train_digits)
         calls.append((n, seed))
         return tf.constant(real(n, seed)[..., None])  # a tensor (n, 28, 28, 1) is fine
 
-    context = context_for(generate, seed=4)
-    values = [judge.measure_fid(context), judge.measure_inception_score(context),
-              judge.measure_classes(context)]
-    assert calls == [(judge.SAMPLES, 4 + judge.SAMPLE_SEED_OFFSET)]
+    context = generated(generate, seed=4)
+    values = [measures.generated_fid(context), measures.generated_inception_score(context),
+              measures.generated_classes(context)]
+    assert calls == [(judge.SAMPLES, 4 + measures.SAMPLE_SEED_OFFSET)]
     assert values[0] < 3.0 and values[1] > 9.0 and values[2] == 10.0
 
 
@@ -297,7 +294,7 @@ def test_cache_records_are_checked_before_use(the_judge, tmp_path):
         return folder
 
     cases = [
-        (tmp_path / "empty", "no judge in the cache yet"),
+        (tmp_path / "empty", "no digit judge in the cache yet"),
         (cache_with(sidecar_text="{not json"), "is unreadable"),
         (cache_with({**good, "recipe_version": 0}), "recipe version 0, not 1"),
         (cache_with({**good, "file": "../elsewhere.keras"}), "unexpected file"),

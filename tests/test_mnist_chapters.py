@@ -13,20 +13,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seminar import checker, commands, manifest, mnist_splits, skeleton
+from seminar import manifest, mnist_splits
+from seminar.grader import checker, grading, markers, measures
+from seminar.tools import cli
 
 from helpers import filled_skeleton
 
 COURSE = manifest.load()
-MNIST_IDS = ["neural_nets/softmax", "neural_nets/mlp", "convnets/one_conv", "convnets/lenet"]
-PICTURES = {
-    "neural_nets/softmax": ["sample_predictions.png", "training_curves.png", "class_weights.png"],
-    "neural_nets/mlp": ["sample_predictions.png", "training_curves.png"],
-    "convnets/one_conv": ["sample_predictions.png", "training_curves.png", "conv1_filters.png",
-                          "feature_maps.png"],
-    "convnets/lenet": ["sample_predictions.png", "training_curves.png", "conv1_filters.png",
-                       "feature_maps.png"],
-}
+# The MNIST classifiers: the exercises whose test accuracy the checker measures on the MNIST test
+# digits (read from their grading modules, so that a new one is included).
+MNIST_IDS = [e.id for e in COURSE.exercises
+             if grading.load(e).measures.get("test_accuracy") is measures.mnist_test_accuracy]
 
 
 def solution(exercise_id):
@@ -154,14 +151,9 @@ def test_one_conv_model_shapes():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("exercise_id", MNIST_IDS)
-def test_solution_passes_its_fast_threshold_and_draws_its_pictures(exercise_id, solution_run):
+def test_solution_keeps_its_history_and_its_held_out_figures_agree(exercise_id, solution_run):
     result, output_dir = solution_run(exercise_id)
-    exercise = COURSE.get(exercise_id)
-    _, threshold = exercise.checks[0].bound(full=False)
-    assert result.metrics["test_accuracy"] >= threshold, result.metrics
-    for name in PICTURES[exercise_id] + ["history.csv"]:
-        path = output_dir / name
-        assert path.is_file() and path.stat().st_size > 0, f"{name} was not written"
+    assert (output_dir / "history.csv").stat().st_size > 0
     # Training and held-out figures agree: no gross overfitting, no mix-up of the splits.
     assert abs(result.metrics["val_accuracy"] - result.metrics["test_accuracy"]) < 0.02
     # The history has one row per epoch of the fast run, its last row is what main() returned,
@@ -180,7 +172,7 @@ def test_a_correctly_filled_skeleton_passes_check(tmp_path, capsys):
     filled = tmp_path / "neural_nets" / "softmax_exo.py"
     filled.parent.mkdir()
     filled.write_text(filled_skeleton(exercise))
-    status = commands.check_once(exercise, filled, record=False)
+    status = cli.check_once(exercise, filled, record=False)
     printed = capsys.readouterr().out
     assert status == 0, printed
     assert "PASS neural_nets/softmax" in printed and "[ok ] test_accuracy" in printed
@@ -189,9 +181,9 @@ def test_a_correctly_filled_skeleton_passes_check(tmp_path, capsys):
 def test_filling_every_skeleton_gives_back_the_solution_code():
     for exercise_id in MNIST_IDS:
         exercise = COURSE.get(exercise_id)
-        code = [l for l in exercise.solution_path.read_text().splitlines()
-                if not (skeleton.BEGIN.match(l) or skeleton.END.match(l) or skeleton.CONTINUATION.match(l))]
-        filled = [l for l in filled_skeleton(exercise).splitlines()]
+        code = [line for line in exercise.solution_path.read_text().splitlines()
+                if not (markers.BEGIN.match(line) or markers.END.match(line) or markers.CONTINUATION.match(line))]
+        filled = [line for line in filled_skeleton(exercise).splitlines()]
         assert filled == code, exercise_id
 
 

@@ -9,7 +9,7 @@ What a student expects there, and what these tests hold:
   command line;
 - "Run All" on a filled exercise or a solution ends with the fast run (the last cell), its metrics
   printed and its pictures shown inline (and written to the output folder too);
-- ``from seminar import check; check(ID)`` in a cell gives the command line's verdict.
+- ``from seminar.tools import check; check(ID)`` in a cell gives the command line's verdict.
 
 The kernels start with TensorFlow's import each (about 5 s), so the tests are slow.
 """
@@ -27,9 +27,10 @@ except ImportError as error:  # a clear failure, not a skip: CI must run these
     raise ImportError(f"{error}. The notebook tests need the development requirements: "
                       f"pip install -r requirements-dev.txt (make test installs them)") from error
 
-from seminar import manifest, skeleton  # noqa: E402
+from seminar import manifest
+from seminar.grader import markers
 
-from helpers import filled_skeleton  # noqa: E402
+from helpers import filled_skeleton
 
 pytestmark = pytest.mark.slow
 COURSE = manifest.load()
@@ -98,7 +99,7 @@ def test_a_skeleton_stops_at_its_first_todo(tmp_path):
     message = str(raised.value)
     assert "NotImplementedError" in message
     # The command line's one-line message, naming the first function main() calls that is a TODO.
-    todos = [todo.function for todo in skeleton.todos(exercise.exercise_path.read_text())]
+    todos = [todo.function for todo in markers.todos(exercise.exercise_path.read_text())]
     named = re.search(r"TODO in (\w+)\(\) \(for a hint: python -m seminar hint intro/hello_world\)", message)
     assert named and named.group(1) in todos, message[-500:]
     assert "__main__" in message, "Run All stops at the last cell, the fast run, not before"
@@ -110,7 +111,7 @@ def test_a_filled_exercise_runs_and_checks_itself_from_a_cell(tmp_path):
     filled.parent.mkdir()
     filled.write_text(filled_skeleton(exercise))
     notebook = execute(filled, tmp_path / "outputs", extra_cells=[
-        "from seminar import check",
+        "from seminar.tools import check",
         f"passed = check({exercise.id!r}, path={str(filled)!r}, record=False)",
         "assert passed",
     ])

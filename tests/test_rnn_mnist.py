@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seminar import checker, diagnosis, measures, probes_sequences, runtime, sequences, skeleton
+from helpers import context_for, grading_of, measure, probe, variant_file
+from seminar import runtime, sequences
+from seminar.grader import checker, markers, measures
+from seminar.grader.grading import EvidenceError
+from seminar.tools import skeleton
 from seminar.training_log import TrainingLog
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -109,7 +113,7 @@ def test_the_lstm_model_maps_rows_to_logits(solution):
 def test_the_skeleton_is_built_from_the_solution_and_stops_at_its_todos():
     text = skeleton.build(SOLUTION.read_text(), "rnn/rnn_mnist")
     assert EXERCISE.read_text() == text, "regenerate rnn/rnn_mnist_exo.py from the solution"
-    functions = [todo.function for todo in skeleton.todos(text)]
+    functions = [todo.function for todo in markers.todos(text)]
     assert functions == ["rnn_states", "build_lstm"]
     exercise = checker.load_module(EXERCISE)
     with pytest.raises(NotImplementedError, match="TODO in rnn_states"):
@@ -120,58 +124,57 @@ def test_the_skeleton_is_built_from_the_solution_and_stops_at_its_todos():
 
 # ------------------------------------------------------------------------- the check's probes
 #
-# They run before training (seminar/probes_sequences.py); the bug zoo (tests/bug_zoo/rnn.toml) plants
-# mistakes in the solution and checks that each is named. Here: the probes' NumPy reference is
+# They run before training (grading/rnn/rnn_mnist.py); the bug zoo (its overlays) plants mistakes
+# in the solution and checks that each is named. Here: the probes' NumPy reference is
 # keras.layers.SimpleRNN's recurrence, every known mistake gives other states, and correct code
 # (the solution, the variant with a Keras cell) passes.
 
-VARIANT = REPO_ROOT / "benchmarks" / "variants" / "rnn" / "rnn_mnist_keras_cell.py"
+GRADING = grading_of("rnn/rnn_mnist")
 
 
 def test_the_probe_reference_is_keras_simple_rnn():
     inputs, W, U, b = random_case(2)
     ones = np.ones((inputs.shape[0], W.shape[1]))
     expected = keras_states(inputs, W, U, b)
-    np.testing.assert_allclose(probes_sequences.reference_states(inputs, W, U, b, ones), expected,
+    np.testing.assert_allclose(GRADING.reference_states(inputs, W, U, b, ones), expected,
                                rtol=1e-5, atol=1e-5)
 
 
 def test_every_known_mistake_gives_other_states():
-    case = probes_sequences._rnn_case(np.random.default_rng(0))
-    right = probes_sequences.reference_states(*case)
-    for cause, states in probes_sequences._recurrence_mistakes(*case).items():
+    case = GRADING._rnn_case(np.random.default_rng(0))
+    right = GRADING.reference_states(*case)
+    for cause, states in GRADING._recurrence_mistakes(*case).items():
         assert not np.allclose(states, right, rtol=1e-2, atol=1e-2), cause
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", [SOLUTION, VARIANT], ids=["solution", "variant"])
-def test_the_probes_pass_correct_code(path):
+@pytest.mark.parametrize("variant", [None, "keras_cell"], ids=["solution", "variant"])
+def test_the_probes_pass_correct_code(variant, tmp_path):
+    path = SOLUTION if variant is None else variant_file("rnn/rnn_mnist", variant, tmp_path)
     module = checker.load_module(path)
     for seed in range(3):
-        assert diagnosis.run_probes(["rnn_recurrence", "rnn_lstm"], diagnosis.Context(module, seed)) == []
+        assert probe("rnn/rnn_mnist", module, seed) == []
 
 
 def test_the_lstm_curve_is_read_after_training():
     metrics = {"loss_curve": [2.3, 1.0, 0.2], "lstm_loss_curve": [2.3, 1.0, float("nan")],
                "lstm_test_accuracy": 0.1}
-    found = probes_sequences.rnn_mnist_lstm_curve(diagnosis.Context(None, 0, metrics=metrics))
+    found = GRADING.after_lstm_curve(context_for("rnn/rnn_mnist", **metrics))
     assert len(found) == 1 and found[0].cause.startswith("the LSTM (build_lstm): ")
     assert "NaN" in found[0].cause
     good = {"lstm_loss_curve": list(np.linspace(2.3, 0.1, 50)), "lstm_test_accuracy": 0.97}
-    assert probes_sequences.rnn_mnist_lstm_curve(diagnosis.Context(None, 0, metrics=good)) == []
+    assert GRADING.after_lstm_curve(context_for("rnn/rnn_mnist", **good)) == []
 
 
 # ------------------------------------------------------------------------- the checker's measures
 
 
-def context_with(**metrics):
-    module = types.ModuleType("exercise")
-    module.__file__ = str(SOLUTION)
-    return measures.Context(module=module, metrics=metrics, seed=0, full=False)
+def accuracy(metric, **evidence):
+    return measure("rnn/rnn_mnist", metric, **evidence)
 
 
 def test_measures_score_a_perfect_classifier_one():
-    images, labels = sequences._test_digits()
+    images, labels = measures.test_images("mnist")
     assert images.shape == (10000, 28, 28) and images.dtype == np.float32
     assert 0.0 <= images.min() and images.max() <= 1.0
     seen = []
@@ -182,33 +185,32 @@ def test_measures_score_a_perfect_classifier_one():
         seen.append(batch)
         return tf.one_hot(labels[start:start + len(batch)], 10)  # a tensor is fine too
 
-    assert sequences.measure_rnn_test_accuracy(context_with(rnn_classify=perfect)) == 1.0
-    assert max(len(b) for b in seen) == sequences.EVAL_BATCH
+    assert accuracy("rnn_test_accuracy", rnn_classify=perfect) == 1.0
+    assert max(len(b) for b in seen) == measures.EVAL_BATCH
 
     def always_zero(batch):
         return np.tile(np.eye(10)[0], (len(batch), 1))
 
     expected = float(np.mean(labels == 0))
-    assert sequences.measure_lstm_test_accuracy(context_with(lstm_classify=always_zero)) == expected
+    assert accuracy("lstm_test_accuracy", lstm_classify=always_zero) == expected
 
 
 @pytest.mark.parametrize("metrics, message", [
     ({}, "must return 'rnn_classify'"),
-    ({"rnn_classify": np.zeros((10000, 10))}, "must return 'rnn_classify'"),
+    ({"rnn_classify": np.zeros((10000, 10))}, "'rnn_classify' must be"),
     ({"rnn_classify": lambda x: np.zeros((len(x), 11))}, r"shape \(n, 10\)"),
     ({"rnn_classify": lambda x: np.zeros((len(x),))}, r"shape \(n, 10\)"),
     ({"rnn_classify": lambda x: np.full((len(x), 10), np.nan)}, "NaN"),
     ({"rnn_classify": lambda x: "no logits"}, "numbers"),
 ])
 def test_measures_refuse_bad_evidence(metrics, message):
-    with pytest.raises(measures.EvidenceError, match=message):
-        sequences.measure_rnn_test_accuracy(context_with(**metrics))
+    with pytest.raises(EvidenceError, match=message):
+        accuracy("rnn_test_accuracy", **metrics)
 
 
 def test_the_lstm_measure_reads_its_own_key():
-    with pytest.raises(measures.EvidenceError, match="'lstm_classify'"):
-        sequences.measure_lstm_test_accuracy(
-            context_with(rnn_classify=lambda x: np.zeros((len(x), 10))))
+    with pytest.raises(EvidenceError, match="'lstm_classify'"):
+        accuracy("lstm_test_accuracy", rnn_classify=lambda x: np.zeros((len(x), 10)))
 
 
 def test_accuracy_and_loss_of_known_logits():

@@ -14,8 +14,10 @@ import time
 import pytest
 
 from conftest import git, repository_copy
-from seminar import checker, commands, manifest, runtime, skeleton
-from seminar import progress_file as saved_progress
+from seminar import manifest, runtime
+from seminar.grader import checker
+from seminar.tools import cli, skeleton
+from seminar.tools import progress as saved_progress
 
 REPO_ROOT = manifest.REPO_ROOT
 EXERCISE = "intro/hello_world"  # the quickest exercise: the command line is under test, not training
@@ -55,7 +57,7 @@ def skeleton_of(exercise: manifest.Exercise) -> str:
 
 WORKER = """
 import pathlib, sys, time
-from seminar import progress_file as saved_progress
+from seminar.tools import progress as saved_progress
 path, worker, count, go = pathlib.Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), pathlib.Path(sys.argv[4])
 while not go.exists():  # start together, so that the updates really interleave
     time.sleep(0.005)
@@ -118,13 +120,13 @@ DAMAGED = {
 def test_a_damaged_progress_file_warns_once_and_counts_as_empty(progress_file, content, capsys):
     progress_file.write_bytes(content)
 
-    assert commands.main(["list"]) == 0
+    assert cli.main(["list"]) == 0
     out, err = capsys.readouterr()
     assert err.count("\n") == 1 and err.startswith("warning: ") and str(progress_file) in err
     assert "damaged" in err and "0/" in out
 
     hints = manifest.load().get(EXERCISE).hints
-    assert commands.main(["hint", EXERCISE]) == 0
+    assert cli.main(["hint", EXERCISE]) == 0
     out, err = capsys.readouterr()
     assert f"Hint 1/{len(hints)} for {EXERCISE}" in out
     assert err.count("\n") <= 1, "one warning line at most, never a traceback"
@@ -147,7 +149,7 @@ def test_progress_that_cannot_be_saved_warns_and_the_hint_is_still_given(tmp_pat
     blocker.write_text("")
     monkeypatch.setattr(saved_progress, "PROGRESS_PATH", blocker / ".seminar-progress.json")
     monkeypatch.setattr(saved_progress, "_warned", set())
-    assert commands.main(["hint", EXERCISE]) == 0
+    assert cli.main(["hint", EXERCISE]) == 0
     out, err = capsys.readouterr()
     assert "Hint 1/" in out
     assert err.count("\n") == 1 and err.startswith("warning: your progress will not be saved")
@@ -217,7 +219,15 @@ def scratch_exercise(tmp_path, monkeypatch, progress_file):
     original = manifest.load().get(EXERCISE)
     folder = tmp_path / "intro"
     folder.mkdir()
-    exercise = dataclasses.replace(original, exercise=str(folder / original.exercise_path.name))
+
+    @dataclasses.dataclass(frozen=True)
+    class ScratchExercise(manifest.Exercise):
+        @property
+        def exercise(self) -> str:
+            return str(folder / original.exercise_path.name)
+
+    exercise = ScratchExercise(**{f.name: getattr(original, f.name)
+                                  for f in dataclasses.fields(original)})
 
     class Course:
         @staticmethod
@@ -225,7 +235,7 @@ def scratch_exercise(tmp_path, monkeypatch, progress_file):
             assert exercise_id == EXERCISE
             return exercise
 
-    monkeypatch.setattr(commands, "load", lambda: Course)
+    monkeypatch.setattr(cli, "load", lambda: Course)
     return exercise
 
 
@@ -233,7 +243,7 @@ def test_reset_keeps_a_file_that_is_not_utf8_byte_for_byte(scratch_exercise, cap
     exo = scratch_exercise.exercise_path
     work = "# café, saved by an editor in Latin-1\nx = 1\n".encode("latin-1") + b"\x80\xff\n"
     exo.write_bytes(work)
-    assert commands.main(["reset", EXERCISE, "--yes"]) == 0
+    assert cli.main(["reset", EXERCISE, "--yes"]) == 0
     backups = list(exo.parent.glob(exo.name + ".bak-*"))
     assert len(backups) == 1 and backups[0].read_bytes() == work
     assert exo.read_text(encoding="utf-8") == skeleton_of(scratch_exercise)
@@ -241,12 +251,12 @@ def test_reset_keeps_a_file_that_is_not_utf8_byte_for_byte(scratch_exercise, cap
 
 
 def test_reset_never_overwrites_an_earlier_backup(scratch_exercise, monkeypatch):
-    monkeypatch.setattr(commands.time, "strftime", lambda *args: "20240101-120000")
+    monkeypatch.setattr(cli.time, "strftime", lambda *args: "20240101-120000")
     exo = scratch_exercise.exercise_path
     earlier = exo.with_name(exo.name + ".bak-20240101-120000")
     earlier.write_text("an earlier backup\n")
     exo.write_text("my second try\n")
-    assert commands.main(["reset", EXERCISE, "--yes"]) == 0
+    assert cli.main(["reset", EXERCISE, "--yes"]) == 0
     assert earlier.read_text() == "an earlier backup\n"
     assert exo.with_name(earlier.name + "-1").read_text() == "my second try\n"
 
@@ -258,11 +268,11 @@ def test_reset_asks_and_no_answer_is_a_clear_error(scratch_exercise, capsys):
     def no_terminal(prompt):
         raise EOFError
 
-    args = commands.build_parser().parse_args(["reset", EXERCISE])
-    assert commands.cmd_reset(args, ask=no_terminal) == 1
+    args = cli.build_parser().parse_args(["reset", EXERCISE])
+    assert cli.cmd_reset(args, ask=no_terminal) == 1
     assert "reset intro/hello_world --yes" in capsys.readouterr().err
     assert exo.read_text() == "my work\n" and not list(exo.parent.glob("*.bak-*"))
-    assert commands.cmd_reset(args, ask=lambda prompt: "y") == 0
+    assert cli.cmd_reset(args, ask=lambda prompt: "y") == 0
     assert exo.read_text() == skeleton_of(scratch_exercise)
 
 
@@ -274,8 +284,8 @@ def test_reset_in_a_folder_it_cannot_write_is_a_clear_error(scratch_exercise, mo
     def read_only(target, data):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(commands, "_keep_backup", read_only)
-    assert commands.main(["reset", EXERCISE, "--yes"]) == 1
+    monkeypatch.setattr(cli, "_keep_backup", read_only)
+    assert cli.main(["reset", EXERCISE, "--yes"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: cannot write a backup") and "Permission denied" in err
     assert exo.read_text() == "my work\n"
@@ -345,7 +355,7 @@ def test_zero_steps_is_refused_not_read_as_the_default(exercise_id, flags, no_tr
 @pytest.mark.parametrize("interval", ["-1", "0", "nan"])
 def test_watch_refuses_an_interval_that_is_not_positive(interval, capsys):
     with pytest.raises(SystemExit) as stopped:
-        commands.main(["watch", EXERCISE, "--interval", interval])
+        cli.main(["watch", EXERCISE, "--interval", interval])
     assert stopped.value.code == 2
     assert "argument --interval: must be a number greater than 0" in capsys.readouterr().err
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from seminar import skeleton
+from seminar.grader import markers
+from seminar.tools import skeleton
 
 SOLUTION = '''"""Header."""
 import math
@@ -41,12 +42,12 @@ def test_block_becomes_todo_and_raise():
 
 def test_todos_are_listed_with_their_function():
     built = skeleton.build(SOLUTION, "demo/circle")
-    todos = skeleton.todos(built)
+    todos = markers.todos(built)
     assert [(t.function, t.task) for t in todos] == [("area", "Return pi times the radius squared.")]
     assert todos[0].comment == ("# TODO: Return pi times the radius squared.", "#   Use math.pi.")
-    assert todos[0].open and skeleton.first_open(built) == todos[0]
+    assert todos[0].open and markers.first_open(built) == todos[0]
     filled = built.replace("    raise NotImplementedError", "    return 1.0  # ")
-    assert not skeleton.todos(filled)[0].open and skeleton.first_open(filled) is None
+    assert not markers.todos(filled)[0].open and markers.first_open(filled) is None
 
 
 @pytest.mark.parametrize("text, message", [
@@ -57,5 +58,5 @@ def test_todos_are_listed_with_their_function():
     ("def f():\n    # SOLUTION: a\n    # SOLUTION: b\n    # END SOLUTION\n", "cannot nest"),
 ])
 def test_malformed_markers_are_refused(text, message):
-    with pytest.raises(skeleton.SkeletonError, match=message):
+    with pytest.raises(markers.MarkerError, match=message):
         skeleton.build(text, "demo/bad")

@@ -11,7 +11,10 @@ import pytest
 import tensorflow as tf
 
 from datasets import word_corpus
-from seminar import checker, diagnosis, embeddings, measures, probes_sequences
+from helpers import context_for, grading_of, measure, variant_file
+from seminar import embeddings
+from seminar.grader import checker, grading
+from seminar.grader.grading import EvidenceError
 
 SOLUTION = pathlib.Path(__file__).resolve().parent.parent / "solutions" / "rnn" / "word2vec.py"
 
@@ -49,7 +52,7 @@ def test_noise_distribution_is_the_unigram_to_the_three_quarters(w2v):
     np.testing.assert_allclose(p, [8 / 36, 1 / 36, 27 / 36, 0.0], rtol=1e-6)
     assert p.sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="summing to 1"):
-        embeddings.check_noise(counts / 10, 4)
+        embeddings.noise_probabilities(counts / 10, 4)
 
 
 def test_sgns_loss_matches_numpy(w2v):
@@ -194,29 +197,34 @@ def planted_embeddings():
     return vectors, words + [f"filler{i}" for i in range(50)]
 
 
-def context_with(**metrics):
-    return measures.Context(module=types.ModuleType("exercise"), metrics=metrics, seed=0, full=False)
+GRADING = grading_of("rnn/word2vec")
+
+
+def analogies(**evidence) -> float:
+    return measure("rnn/word2vec", "analogy_accuracy", **evidence)
+
+
+def lesson_functions(module) -> float:
+    return GRADING.measure_lesson_functions(context_for("rnn/word2vec", module))
 
 
 def test_measure_gives_one_for_planted_embeddings_and_less_when_rows_are_wrong():
     vectors, words = planted_embeddings()
-    assert embeddings.measure_analogy_accuracy(context_with(embeddings=vectors, vocabulary=words)) == 1.0
+    assert analogies(embeddings=vectors, vocabulary=words) == 1.0
     # Rows in another order than the vocabulary: the relations are gone.
     shuffled = vectors[np.random.default_rng(1).permutation(len(vectors))]
-    assert embeddings.measure_analogy_accuracy(context_with(embeddings=shuffled, vocabulary=words)) < 0.2
+    assert analogies(embeddings=shuffled, vocabulary=words) < 0.2
     # A word missing from the vocabulary: its questions count as wrong, the rest stay right.
     test = word_corpus.generate(seed=0, sentences=1).test_questions
     flat = [q for items in test.values() for q in items]
     missing = sum("paris" in q for q in flat)
     keep = [i for i, w in enumerate(words) if w != "paris"]
-    accuracy = embeddings.measure_analogy_accuracy(
-        context_with(embeddings=vectors[keep], vocabulary=[words[i] for i in keep]))
+    accuracy = analogies(embeddings=vectors[keep], vocabulary=[words[i] for i in keep])
     assert accuracy == pytest.approx(1.0 - missing / len(flat))
 
 
 def test_lesson_probes_pass_for_the_solution_and_catch_a_missing_exclusion(w2v):
-    context = measures.Context(module=w2v, metrics={}, seed=0, full=False)
-    assert embeddings.measure_lesson_functions(context) == 1.0
+    assert lesson_functions(w2v) == 1.0
 
     def without_exclusion(vectors, questions):
         unit = embeddings.normalised(vectors)
@@ -228,8 +236,7 @@ def test_lesson_probes_pass_for_the_solution_and_catch_a_missing_exclusion(w2v):
 
     broken = types.SimpleNamespace(skipgram_pairs=w2v.skipgram_pairs, noise_distribution=unfinished,
                                    sgns_loss=w2v.sgns_loss, answer_analogies=without_exclusion)
-    assert embeddings.measure_lesson_functions(
-        measures.Context(module=broken, metrics={}, seed=0, full=False)) == 0.5
+    assert lesson_functions(broken) == 0.5
 
 
 @pytest.mark.parametrize("metrics, message", [
@@ -241,33 +248,31 @@ def test_lesson_probes_pass_for_the_solution_and_catch_a_missing_exclusion(w2v):
     ({"embeddings": np.full((2, 2), np.nan), "vocabulary": ["a", "b"]}, "NaN"),
 ])
 def test_measure_refuses_bad_evidence(metrics, message):
-    with pytest.raises(measures.EvidenceError, match=message):
-        embeddings.measure_analogy_accuracy(context_with(**metrics))
+    with pytest.raises(EvidenceError, match=message):
+        analogies(**metrics)
 
 
 # ------------------------------------------------------------------------- the check's probes
 #
-# The probes (seminar/probes_sequences.py) run before training; the bug zoo (tests/bug_zoo/rnn.toml)
-# plants mistakes in the solution and checks that each is named. Here: the solution and the variant
-# pass them on several seeds, and their fixed cases tell every known mistake apart.
-
-WORD2VEC_PROBES = ["word2vec_pairs", "word2vec_noise", "word2vec_loss", "word2vec_step",
-                   "word2vec_analogies"]
-VARIANT = SOLUTION.parent.parent.parent / "benchmarks" / "variants" / "rnn" / "word2vec_embedding_layers.py"
+# The probes (grading/rnn/word2vec.py) run before training; the bug zoo (its overlays) plants
+# mistakes in the solution and checks that each is named. Here: the solution and the variant pass
+# them on several seeds, and their fixed cases tell every known mistake apart.
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", [SOLUTION, VARIANT], ids=["solution", "variant"])
-def test_the_probes_pass_correct_code(path):
+@pytest.mark.parametrize("variant", [None, "embedding_layers"], ids=["solution", "variant"])
+def test_the_probes_pass_correct_code(variant, tmp_path):
+    path = SOLUTION if variant is None else variant_file("rnn/word2vec", variant, tmp_path)
     module = checker.load_module(path)
+    exercise = context_for("rnn/word2vec").exercise
     for seed in range(3):
-        assert diagnosis.run_probes(WORD2VEC_PROBES, diagnosis.Context(module, seed)) == []
+        assert grading.run_probes(grading.load(exercise), grading.Context(exercise, module, seed)) == []
 
 
 def test_the_analogy_case_tells_every_mistake_apart():
-    vectors, questions = probes_sequences._analogy_case()
-    right = probes_sequences.reference_analogies(vectors, questions)
-    for cause, answers in probes_sequences.analogy_mistakes(vectors, questions).items():
+    vectors, questions = GRADING._analogy_case()
+    right = GRADING.reference_analogies(vectors, questions)
+    for cause, answers in GRADING.analogy_mistakes(vectors, questions).items():
         assert np.sum(answers != right) >= 2, cause
     # The right answer leads the next word clearly: float32 code cannot tie with it.
     unit = vectors.astype(np.float64) / np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -276,16 +281,16 @@ def test_the_analogy_case_tells_every_mistake_apart():
     cosines[np.arange(len(questions))[:, None], questions] = -np.inf
     best_two = np.sort(cosines, axis=1)[:, -2:]
     assert np.min(best_two[:, 1] - best_two[:, 0]) > 0.02
-    # It agrees with the checker's own measure of 3CosAdd (seminar/embeddings.py).
+    # It agrees with the checker's own measure of 3CosAdd.
     words = [f"w{i}" for i in range(len(vectors))]
     sections = {"all": [tuple(words[i] for i in (*q, d)) for q, d in zip(questions, right)]}
-    assert embeddings.analogy_accuracy(vectors, words, sections) == 1.0
+    assert GRADING.analogy_accuracy(vectors, words, sections) == 1.0
 
 
 def test_the_step_case_tells_every_table_mix_up_apart():
-    centre, context, centres, contexts, noise = probes_sequences._step_case()
-    right = probes_sequences.reference_sgns(centre[centres], context[contexts], context[noise])
-    values = [right, *probes_sequences.step_mistakes(centre, context, centres, contexts, noise).values()]
+    centre, context, centres, contexts, noise = GRADING._step_case()
+    right = GRADING.reference_sgns(centre[centres], context[contexts], context[noise])
+    values = [right, *GRADING.step_mistakes(centre, context, centres, contexts, noise).values()]
     for value in values[1:]:
         assert abs(value - right) > 0.05 * right
     gaps = np.abs(np.subtract.outer(values, values))[np.triu_indices(len(values), 1)]
@@ -301,8 +306,8 @@ def test_the_loss_reference_and_its_gradient_match_tensorflow():
         positive = tf.reduce_sum(tensors[0] * tensors[1], axis=-1)
         negative = tf.einsum("bd,bkd->bk", tensors[0], tensors[2])
         loss = tf.reduce_mean(tf.math.softplus(-positive) + tf.reduce_sum(tf.math.softplus(negative), axis=-1))
-    assert probes_sequences.reference_sgns(v, u_o, u_k) == pytest.approx(float(loss), rel=1e-12)
-    for got, want in zip(probes_sequences.reference_sgns_gradients(v, u_o, u_k), tape.gradient(loss, tensors)):
+    assert GRADING.reference_sgns(v, u_o, u_k) == pytest.approx(float(loss), rel=1e-12)
+    for got, want in zip(GRADING.reference_sgns_gradients(v, u_o, u_k), tape.gradient(loss, tensors)):
         np.testing.assert_allclose(got, want.numpy(), rtol=1e-10)
 
 
@@ -313,5 +318,5 @@ def test_the_pairs_probe_names_a_window_wider_than_the_sentence():
         return np.array(rows).reshape(-1, 2)
 
     module = types.SimpleNamespace(skipgram_pairs=no_clipping)
-    found = probes_sequences.word2vec_pairs(diagnosis.Context(module, 0))
+    found = GRADING.probe_pairs(context_for("rnn/word2vec", module))
     assert len(found) == 1 and found[0].fatal and "wraps around" in found[0].fix

@@ -26,7 +26,7 @@ import seminar  # noqa: F401  (sets TensorFlow's environment defaults: import it
 
 import keras
 
-from seminar import deeper, runtime
+from seminar import deeper, runtime, shapes
 
 # %% Settings
 
@@ -37,7 +37,7 @@ INCEPTION_1 = (24, 24, 32, 8, 16, 16)  # 7x7x32 -> 7x7x88
 INCEPTION_2 = (32, 32, 48, 8, 16, 24)  # 7x7x88 -> 7x7x120
 # Batch normalisation keeps moving averages of each channel's mean and variance for test time.
 # Keras's default momentum (0.99) needs several hundred steps to forget their initial values, more
-# than a short run takes (the trial is in exercises.toml); 0.9 forgets them within a few dozen.
+# than a short run takes; 0.9 forgets them within a few dozen.
 BN_MOMENTUM = 0.9
 DROPOUT = 0.3
 LEARNING_RATE = 3e-3  # Adam, decayed to 0 along a cosine (the same for LeNet-5)
@@ -126,10 +126,8 @@ def main(argv=None) -> dict:
     runtime.say(run, f"Fashion-MNIST: {data.num_train} training, {len(data.x_val)} validation, "
                      f"{len(data.x_test)} test images; pixels {data.scale}")
 
-    deeper.check_conv_block(conv_block)
-    deeper.check_inception(inception_module, (7, 7, STEM_FILTERS[1]), INCEPTION_1)
     model = build_deeper()
-    deeper.check_classifier(model)
+    shapes.require("the network's logits for 3 images", model(data.x_val[:3]), (3, 10))
     if not args.quiet:
         model.summary(line_length=100)
 

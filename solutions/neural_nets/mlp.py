@@ -137,7 +137,9 @@ def main(argv=None) -> dict:
         for images, labels in log.batches(dataset):
             losses.append(train_step(images, labels, params, optimizer))
         log.epoch(epoch, loss=losses)
-    return digit_plots.final_report(run, data, log, predict)
+    metrics = mnist_splits.final_metrics(run, data, log, predict)  # the 10000 test digits, once
+    digit_plots.final_pictures(run, data, log, metrics["test_predictions"])
+    return metrics
 
 
 # %% Run: `python FILE [flags]` in a terminal; in a notebook, this cell runs the fast run

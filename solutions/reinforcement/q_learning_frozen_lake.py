@@ -12,9 +12,10 @@ Run time: about 50 s (20 s with --fast).
 
 Task: cross a frozen lake (gymnasium's FrozenLake-v1, 4x4) to the goal without falling into a
 hole; on the slippery lake a move goes where it was meant one time in three, and the best policy
-succeeds 74.4% of the time. Fill in the three functions marked TODO: the Q-network, the Q-learning
-target and the training step. The greedy policy must succeed at least 65% of the time on the
-slippery lake, and always on the non-slippery one. Check your work with
+succeeds 74.4% of the time. Fill in the four functions marked TODO: the Q-network, the Q-learning
+target, the training step and the epsilon-greedy choice of actions. The greedy policy must succeed
+at least 65% of the time on the slippery lake, and always on the non-slippery one. Check your work
+with
 
     python -m seminar check reinforcement/q_learning_frozen_lake
 """
@@ -122,7 +123,19 @@ def train_step(model: keras.Model, states, actions, rewards, next_states, termin
     # END SOLUTION
 
 
-# %% Q-learning: the loop, shared by the network and the table
+# %% Q-learning: exploration, and the loop shared by the network and the table
+
+
+def epsilon_greedy(q: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+    """The actions of a batch of lakes, (batch,) integers: for each row of ``q`` (batch,
+    num_actions), a uniformly random action with probability ``epsilon`` (exploring), else the
+    action of largest value. Draw every random number from ``rng``, so that a seed gives the same
+    run."""
+    # SOLUTION: For every row on its own: with probability epsilon a uniformly random action among
+    #   all num_actions, otherwise that row's best action. Return (batch,) integers.
+    random_actions = rng.integers(0, q.shape[1], size=len(q))
+    return np.where(rng.random(len(q)) < epsilon, random_actions, q.argmax(axis=1))
+    # END SOLUTION
 
 
 def q_learning(slippery: bool, steps: int, values_of, learn, log, seed: int, rng) -> None:
@@ -137,7 +150,7 @@ def q_learning(slippery: bool, steps: int, values_of, learn, log, seed: int, rng
         epsilon = max(EPSILON_END,
                       EPSILON_START - (EPSILON_START - EPSILON_END) * progress / EPSILON_DECAY_FRACTION)
         learning_rate = LEARNING_RATE * (1.0 - (1.0 - LEARNING_RATE_END_FRACTION) * progress)
-        actions = reinforcement.epsilon_greedy(values_of(states), epsilon, rng)
+        actions = epsilon_greedy(values_of(states), epsilon, rng)
         next_states, rewards, terminated, truncated, _ = lakes.step(actions)
         # A lake whose episode ended at the previous step was only reset by this one: no transition.
         keep = ~just_reset
@@ -193,7 +206,6 @@ def main(argv=None) -> dict:
     optimum = reinforcement.lake_optimum(slippery=True)  # value iteration on the lake's own model
     runtime.say(run, f"value iteration on the slippery lake: best success {optimum.success:.4f} within "
                      f"100 steps, {optimum.success_no_limit:.4f} without a limit")
-    reinforcement.check_lake_functions(build_q_network, q_learning_targets, train_step, GAMMA)
 
     network, policy, network_log, td_losses = train_network(run, True, steps, args.seed, rng)
     table = reinforcement.QTable(GAMMA)  # the baseline: the same loop fills in a table of Q(s, a)

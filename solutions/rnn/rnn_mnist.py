@@ -37,10 +37,9 @@ ROW_SIZE = 28  # the input at each step: the row's 28 pixels
 NUM_CLASSES = 10
 RNN_UNITS = 128  # the hidden state h_t of the hand-written RNN: 128 numbers
 LSTM_UNITS = 128
-# Adam decayed to 0 along a cosine over the run, each model at the step size that did best on the
-# validation digits in a fast-run trial (exercises.toml's references give it); the gradient's global
-# norm is clipped to 1, the usual guard of recurrent networks against the rare huge gradient
-# through 28 steps.
+# Adam decayed to 0 along a cosine over the run, each model at its own step size, chosen on the
+# validation digits; the gradient's global norm is clipped to 1, the usual guard of recurrent
+# networks against the rare huge gradient through 28 steps.
 RNN_LEARNING_RATE = 4e-3
 LSTM_LEARNING_RATE = 6e-3
 CLIP_NORM = 1.0

@@ -34,7 +34,7 @@ from seminar.training_log import TrainingLog
 
 # %% Settings
 
-# Chosen on the generated corpus's validation questions (the trials: exercises.toml's reference).
+# Chosen on the generated corpus's validation questions, never on the test ones.
 DIMENSION = 50  # numbers per word vector (--dimension); 16 was enough here, real text needs more
 # Context words on each side (--window). A generated sentence is a shuffled bag of words around one
 # planted word, so any window sees its attributes: a wider one only costs time.
@@ -138,7 +138,7 @@ def main(argv=None) -> dict:
                                 corpus_seed=args.corpus_seed)  # sentences (lists of words), questions
     vocabulary = embeddings.build_vocabulary(text.sentences, args.min_count)
     pairs = embeddings.all_pairs(vocabulary.encode(text.sentences), args.window, skipgram_pairs)
-    noise = embeddings.check_noise(noise_distribution(vocabulary.counts), len(vocabulary))
+    noise = embeddings.noise_probabilities(noise_distribution(vocabulary.counts), len(vocabulary))
     runtime.say(run, f"Vocabulary: {len(vocabulary)} words; {len(pairs)} (centre, context) pairs "
                      f"per epoch; {NEGATIVES} noise words per pair")
 

@@ -1,0 +1,240 @@
+"""Run one check in a child Python process, so that nothing the checked file does can fake or
+hide the verdict.
+
+The student's code runs in the child: ``sys.exit(0)``, ``os._exit(0)``, a crash, a signal, or an
+infinite loop there ends only the child. The parent (``python -m seminar check``, ``seeds``,
+``demo``) reads the child's report, a JSON file the child writes in stages, and decides:
+
+- no final report: the child ended early, and the parent says how (exit status, signal, or the
+  time limit it hit);
+- a report of an error: the TODO not filled in, the student's traceback, a dataset missing;
+- a report of metrics: the parent compares them with the manifest's thresholds itself.
+
+The child is ``python -m seminar.grader.isolation SPEC.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+from seminar.grader import checker
+from seminar.grader.checker import Outcome
+from seminar.manifest import Exercise, load
+
+# The stages the child reports, in order; the last one reached says where it stopped.
+STAGE_STARTED = "started"
+STAGE_TENSORFLOW = "loading TensorFlow"
+STAGE_RUNNING = "running main()"
+STAGE_DONE = "done"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+_SIGNAL_MEANING = {
+    "SIGILL": "an illegal instruction: this processor lacks an instruction the program was built "
+              "for (TensorFlow's wheels need AVX on x86-64)",
+    "SIGSEGV": "a segmentation fault (a crash in compiled code)",
+    "SIGKILL": "killed, often by the system when memory runs out",
+    "SIGABRT": "aborted by a failed check in compiled code",
+}
+
+
+def run(exercise: Exercise, path: pathlib.Path, *, seed: int | None = None, full: bool = False,
+        output_dir: pathlib.Path | None = None, quiet: bool = True, time_limit: float | None = None,
+        pdb: bool = False, extra_args: tuple[str, ...] = ()) -> Outcome:
+    """Check ``path`` against ``exercise`` in a child process and return the :class:`Outcome`.
+
+    The child's output goes straight to this process's standard output (progress lines); its
+    standard input is this terminal's, so ``pdb`` can open a debugger there (then no time limit).
+    """
+    seed = exercise.test_seed if seed is None else seed
+    with tempfile.TemporaryDirectory(prefix="seminar-isolated-") as scratch:
+        scratch = pathlib.Path(scratch)
+        report_path = scratch / "report.json"
+        spec = {"exercise": exercise.id, "path": str(pathlib.Path(path).resolve()), "seed": seed,
+                "full": full, "output_dir": str(output_dir) if output_dir else None, "quiet": quiet,
+                "pdb": pdb, "extra_args": list(extra_args), "report": str(report_path),
+                "tensorflow_log": str(scratch / "tensorflow.log")}
+        spec_path = scratch / "spec.json"
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        sys.stdout.flush()
+        started = time.perf_counter()
+        child = subprocess.Popen([sys.executable, "-m", "seminar.grader.isolation", str(spec_path)],
+                                 start_new_session=not pdb)  # own group: a timeout kills it all
+        limit = None if pdb else time_limit
+        try:
+            returncode = child.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            _kill(child)
+            return Outcome("timeout", message=(
+                f"Stopped after {limit:.0f} s: a check of {exercise.id} may take at most that "
+                f"long (a few times the solution's measured time). An endless loop, or a step "
+                f"much slower than it should be? Look for a loop whose condition never changes. "
+                f"Give it longer with --time-limit SECONDS."), wall_seconds=time.perf_counter() - started)
+        except BaseException:  # Ctrl-C in the parent: stop the child too
+            _kill(child)
+            raise
+        wall = time.perf_counter() - started
+        report = _read(report_path)
+        return _outcome(exercise, report, returncode, full, wall, scratch / "tensorflow.log")
+
+
+def _kill(child: subprocess.Popen) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (OSError, AttributeError):  # no process group (Windows, or --pdb)
+        child.kill()
+    child.wait()
+
+
+def _read(path: pathlib.Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _outcome(exercise: Exercise, report: dict, returncode: int, full: bool, wall: float,
+             tensorflow_log: pathlib.Path) -> Outcome:
+    stage = report.get("stage", STAGE_STARTED)
+    if stage == STAGE_DONE:
+        outcome = Outcome.from_report(exercise, report, full)
+        outcome.wall_seconds = wall
+        return outcome
+    # The child ended without its final report.
+    how = (f"was killed by {_signal_name(-returncode)}" if returncode < 0
+           else f"exited with status {returncode}")
+    meaning = _SIGNAL_MEANING.get(_signal_name(-returncode), "") if returncode < 0 else ""
+    if stage == STAGE_TENSORFLOW:
+        log = ""
+        try:
+            log = tensorflow_log.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            pass
+        message = f"The Python process {how} while loading TensorFlow" + (f": {meaning}" if meaning else ".")
+        if log:
+            message += "\nWhat TensorFlow printed:\n" + log[-3000:]
+        message += ("\nCheck that `python -c \"import tensorflow\"` works in this environment "
+                    "(see the README's set-up).")
+        return Outcome("tensorflow", message=message, wall_seconds=wall)
+    if returncode < 0:
+        return Outcome("crash", message=f"The Python process running your code {how}"
+                       + (f": {meaning}." if meaning else "."), wall_seconds=wall)
+    return Outcome("exit", message=(
+        f"Your code ended the Python process (it {how}) before main() returned its metrics: "
+        f"a check cannot pass without them. Remove the os._exit() or exit call, or the crash "
+        f"that caused it."), wall_seconds=wall)
+
+
+# ---------------------------------------------------------------- the child
+
+
+def _write(path: str, report: dict) -> None:
+    """Replace the report atomically: the parent never reads half a file."""
+    target = pathlib.Path(path)
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(json.dumps(report), encoding="utf-8")
+    os.replace(temporary, target)
+
+
+def _import_tensorflow(log_path: str) -> str | None:
+    """Import TensorFlow with its start-up notices sent to a file rather than the terminal; return
+    the error text if the import raised (a crash leaves the file for the parent to show)."""
+    import seminar
+
+    seminar.loud_tensorflow_import()  # this function keeps the notices in its own log
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":  # the user wants to see everything, here
+        try:
+            import tensorflow
+        except Exception as error:  # noqa: BLE001  (shown to the user, whatever it is)
+            return f"{type(error).__name__}: {error}"
+        return None
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(log_path, "w") as log:
+            os.dup2(log.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401  (imported for its effect: loading it)
+            except Exception as error:  # noqa: BLE001  (shown to the user, whatever it is)
+                return f"{type(error).__name__}: {error}"
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return None
+
+
+def _raised_by_argparse(stop: SystemExit) -> bool:
+    """True when the exit comes from argparse refusing a flag (``parser.error``), not from the
+    checked file calling exit itself."""
+    frames = traceback.extract_tb(stop.__traceback__)
+    return bool(frames) and pathlib.Path(frames[-1].filename).name == "argparse.py"
+
+
+def child_main(spec_path: str) -> int:
+    spec = json.loads(pathlib.Path(spec_path).read_text(encoding="utf-8"))
+    report = spec["report"]
+    _write(report, {"stage": STAGE_TENSORFLOW})
+    error = _import_tensorflow(spec["tensorflow_log"])
+    if error is not None:
+        log_path = pathlib.Path(spec["tensorflow_log"])  # absent when the notices went to the terminal
+        log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+        _write(report, {"stage": STAGE_DONE, "kind": "tensorflow",
+                        "message": f"TensorFlow failed to load: {error}\n{log[-3000:]}".strip()})
+        return 0
+    from datasets import DatasetUnavailable
+
+    exercise = load().get(spec["exercise"])
+    path = pathlib.Path(spec["path"])
+    _write(report, {"stage": STAGE_RUNNING})
+    started = time.perf_counter()
+    try:
+        result = checker.run_checks(exercise, path, seed=spec["seed"], full=spec["full"],
+                                    output_dir=pathlib.Path(spec["output_dir"]) if spec["output_dir"] else None,
+                                    extra_args=tuple(spec["extra_args"]), quiet=spec["quiet"])
+    except SystemExit as stop:
+        if _raised_by_argparse(stop):  # a flag refused: argparse has printed why, in one line
+            _write(report, {"stage": STAGE_DONE, "kind": "usage", "message": (
+                "The script refused its flags (the line starting with 'error:' above says why).")})
+            return 0
+        _write(report, {"stage": STAGE_DONE, "kind": "exit", "message": (
+            f"Your code called exit ({type(stop).__name__}: {stop.code!r}) before main() returned "
+            f"its metrics: a check cannot pass without them. Remove the sys.exit() or exit() "
+            f"call (to stop early while debugging, raise an exception instead).")})
+        return 0
+    except KeyboardInterrupt:
+        raise
+    except Exception as error:  # noqa: BLE001  (the student's error, reported to the parent)
+        seconds = time.perf_counter() - started
+        if checker.is_unfilled_todo(error):
+            kind, message = "todo", checker.todo_report(error, path)
+        elif isinstance(error, DatasetUnavailable):
+            kind, message = "dataset", str(error)
+        else:
+            kind, message = "error", f"{type(error).__name__}: {error}"
+        _write(report, {"stage": STAGE_DONE, "kind": kind, "message": message, "seconds": seconds,
+                        "traceback": checker.student_traceback(error, path) if kind == "error" else ""})
+        if spec["pdb"] and kind == "error":
+            import ipdb
+
+            ipdb.post_mortem(checker.traceback_at_student_frame(error, path))
+        return 0
+    _write(report, {"stage": STAGE_DONE, **result.report()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(sys.argv[1]))
