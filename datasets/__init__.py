@@ -6,9 +6,14 @@ datasets, and the generated word2vec corpus.
 
 Environment variables: ``SEMINAR_DATA_DIR`` names a folder of ready files (a USB key);
 ``SEMINAR_CACHE_DIR`` moves the cache (default ``~/.cache/tf-seminar``).
+
+``regular_file(path, what)`` and ``open_regular(path, what)`` refuse, with
+:class:`NotARegularFile`, a named pipe or anything else that is not a regular file, without
+blocking on it: for any file the seminar reads that a user may have put in place.
 """
 
-from datasets._download import (DatasetUnavailable, FolderNotWritable, HashMismatch, cache_dir,
-                                data_dir)
+from datasets._download import (DatasetUnavailable, FolderNotWritable, HashMismatch,
+                                NotARegularFile, cache_dir, data_dir, open_regular, regular_file)
 
-__all__ = ["DatasetUnavailable", "FolderNotWritable", "HashMismatch", "cache_dir", "data_dir"]
+__all__ = ["DatasetUnavailable", "FolderNotWritable", "HashMismatch", "NotARegularFile",
+           "cache_dir", "data_dir", "open_regular", "regular_file"]

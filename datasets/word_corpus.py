@@ -29,6 +29,8 @@ import re
 
 import numpy as np
 
+from datasets._download import NotARegularFile, open_regular
+
 # ------------------------------------------------------------------------------ the planted words
 
 GENDER_PAIRS = [  # (male, female, the topic the pair shares, the kind of person)
@@ -188,12 +190,39 @@ def write(corpus: Corpus, folder: pathlib.Path) -> list[pathlib.Path]:
     return paths
 
 
+class TextFileError(ValueError):
+    """A text or questions file that cannot be read: missing, not a regular file, unreadable, or
+    not text at all. The message names the file and says what to give instead."""
+
+
+def _read(path: pathlib.Path, give: str) -> str:
+    """The text of the file ``path``, read as UTF-8 (a byte that is not becomes U+FFFD); TextFileError
+    saying to ``give`` the right file when there is no such file, when it is not a regular file (a
+    named pipe would block the reader for ever: it is refused before it is opened), when it cannot
+    be read, or when it holds NUL bytes (a binary file, or UTF-16 text)."""
+    path = pathlib.Path(path)
+    try:
+        with open_regular(path, "the file") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise TextFileError(f"{path}: no such file") from None
+    except NotARegularFile as error:
+        raise TextFileError(f"{path} is {error.kind}, not a regular file; give {give}") from None
+    except OSError as error:
+        raise TextFileError(f"{path} cannot be read ({error.strerror or error})") from None
+    if b"\0" in data:
+        raise TextFileError(f"{path} is not a text file (it holds NUL bytes); give {give}")
+    return data.decode("utf-8-sig", errors="replace")
+
+
 def read_analogies(path: pathlib.Path) -> dict[str, list[tuple[str, str, str, str]]]:
     """Read a file in the ``questions-words.txt`` format: ``: section`` lines, then four words a
-    line (lower-cased). A malformed line raises a ValueError naming the file and the line."""
+    line (lower-cased). A malformed line raises a ValueError naming the file and the line; a file
+    that cannot be read, a TextFileError (see :func:`read_text`)."""
     sections: dict[str, list[tuple[str, str, str, str]]] = {}
     current = None
-    for number, line in enumerate(pathlib.Path(path).read_text().splitlines(), start=1):
+    text = _read(path, "a file in the questions-words.txt format")
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line:
             continue
@@ -203,8 +232,9 @@ def read_analogies(path: pathlib.Path) -> dict[str, list[tuple[str, str, str, st
             continue
         words = line.lower().split()
         if len(words) != 4:
+            shown = line if len(line) <= 80 else line[:77] + "..."
             raise ValueError(f"{path}, line {number}: an analogy line holds four words "
-                             f"(a b c d: a is to b as c is to d), got {line!r}")
+                             f"(a b c d: a is to b as c is to d), got {shown!r}")
         if current is None:
             current = "questions"
             sections.setdefault(current, [])
@@ -217,8 +247,11 @@ def read_analogies(path: pathlib.Path) -> dict[str, list[tuple[str, str, str, st
 
 def read_text(path: pathlib.Path) -> list[list[str]]:
     """A plain-text file as sentences of lower-cased words: a sentence per line, or per ``.``,
-    ``!`` or ``?``; anything but letters, digits and apostrophes separates words."""
-    text = pathlib.Path(path).read_text(errors="replace").lower()
+    ``!`` or ``?``; anything but letters, digits and apostrophes separates words. Bytes that are
+    not UTF-8 are replaced. A ValueError names the file and says what to give instead when it
+    holds no words; a TextFileError (a ValueError too) when it is missing, not a regular file,
+    unreadable, or holds NUL bytes."""
+    text = _read(path, "a plain-text file").lower()
     sentences = []
     for chunk in re.split(r"[.!?\n]+", text):
         words = re.findall(r"[a-z0-9']+", chunk)

@@ -37,11 +37,17 @@ SHOWN_ANALOGIES = (("man", "king", "woman"), ("japan", "tokyo", "france"), ("goo
 
 
 def add_flags(parser: argparse.ArgumentParser, *, window: int, dimension: int) -> None:
-    """The exercise's own flags: the text, the analogy questions, rare words, the model's size."""
-    parser.add_argument("--corpus", type=pathlib.Path, default=None,
+    """The exercise's own flags: the text, the analogy questions, rare words, the model's size.
+
+    The files of ``--corpus`` and ``--analogies`` are read and checked while the flags are parsed,
+    so that a file that cannot serve (missing, a folder or a named pipe, no words, a malformed
+    question) is a usage error naming the flag, before anything else runs; so is a text that
+    ``--min-count`` would leave without two words to pair (checked once both flags are known:
+    either may come first on the command line)."""
+    parser.add_argument("--corpus", type=_corpus_flag, default=None, metavar="FILE",
                         help="train on this plain-text file instead of the generated corpus "
                              "(a sentence a line, or per . ! ?)")
-    parser.add_argument("--analogies", type=pathlib.Path, default=None,
+    parser.add_argument("--analogies", type=_analogies_flag, default=None, metavar="FILE",
                         help="evaluate on this file in the questions-words.txt format (': section' "
                              "lines, then 'a b c d' lines) instead of the generated test questions")
     parser.add_argument("--corpus-seed", type=runtime.non_negative_int, default=0,
@@ -53,6 +59,78 @@ def add_flags(parser: argparse.ArgumentParser, *, window: int, dimension: int) -
                         help="context words taken on each side of a centre word")
     parser.add_argument("--dimension", type=runtime.positive_int, default=dimension,
                         help="numbers per word vector")
+    # parse_args calls parse_known_args: the parser's own, then --corpus and --min-count together.
+    parse_flags = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        known, rest = parse_flags(args, namespace)
+        corpus = getattr(known, "corpus", None)
+        if isinstance(corpus, TextFile):
+            problem = vocabulary_problem(corpus.content, known.min_count)
+            if problem is not None:
+                parser.error(f"--corpus {corpus} with --min-count {known.min_count}: {problem}")
+        return known, rest
+
+    parser.parse_known_args = parse_known_args
+
+
+@dataclasses.dataclass(frozen=True)
+class TextFile:
+    """A file named by ``--corpus`` or ``--analogies``, read once, while the flags are parsed: its
+    path and what it holds (the sentences, or the questions by section). It stands for its path
+    where one is expected (``str()``, ``open()``, ``pathlib.Path()``)."""
+
+    path: pathlib.Path
+    content: object = dataclasses.field(repr=False)  # a whole book, perhaps
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+def _corpus_flag(value: str) -> TextFile:
+    from datasets import word_corpus
+
+    try:
+        return TextFile(pathlib.Path(value), word_corpus.read_text(value))
+    except ValueError as error:  # the reader's own sentence: what is wrong and what to give
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _analogies_flag(value: str) -> TextFile:
+    from datasets import word_corpus
+
+    try:
+        return TextFile(pathlib.Path(value), word_corpus.read_analogies(value))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
+def vocabulary_problem(sentences: list[list[str]], min_count: int) -> str | None:
+    """Why word vectors cannot be trained on ``sentences`` keeping the words seen ``min_count``
+    times or more, in one sentence, or None: fewer than two such words, or no sentence holding two
+    of them (then there is no (centre, context) pair)."""
+    counts = collections.Counter(word for sentence in sentences for word in sentence)
+    kept = {word for word, count in counts.items() if count >= min_count}
+    advice = "give a smaller --min-count or a longer text" if min_count > 1 else "give a longer text"
+    if not kept:
+        word, count = counts.most_common(1)[0] if counts else ("", 0)
+        return (f"no word occurs {_times(min_count)} or more (the most frequent, {word!r}, "
+                f"{_times(count)}); {advice}")
+    if len(kept) == 1:
+        return (f"only one word, {next(iter(kept))!r}, occurs {_times(min_count)} or more, and "
+                f"word2vec needs two; {advice}")
+    if not any(sum(word in kept for word in sentence) >= 2 for sentence in sentences):
+        return (f"no sentence holds two words seen {_times(min_count)} or more, so there is no "
+                f"(centre, context) pair to train on; give longer sentences"
+                + (" or a smaller --min-count" if min_count > 1 else ""))
+    return None
 
 
 # ----------------------------------------------------------------------------------- text
@@ -67,11 +145,12 @@ class Text:
     generated: bool
 
 
-def load_text(run, *, corpus: pathlib.Path | None = None, analogies: pathlib.Path | None = None,
-              corpus_seed: int = 0) -> Text:
+def load_text(run, *, corpus: pathlib.Path | TextFile | None = None,
+              analogies: pathlib.Path | TextFile | None = None, corpus_seed: int = 0) -> Text:
     """The generated corpus of ``datasets.word_corpus`` (seed ``corpus_seed``) with its test and
     validation questions, or the text file ``corpus``; the file ``analogies`` (the
-    questions-words.txt format) replaces the questions."""
+    questions-words.txt format) replaces the questions. A file already read by the flags
+    (:class:`TextFile`) is not read again."""
     from datasets import word_corpus
 
     if corpus is None:
@@ -79,9 +158,11 @@ def load_text(run, *, corpus: pathlib.Path | None = None, analogies: pathlib.Pat
         text = Text(generated.sentences, generated.test_questions, generated.validation_questions,
                     f"the generated corpus (seed {corpus_seed})", True)
     else:
-        text = Text(word_corpus.read_text(corpus), {}, None, str(corpus), False)
+        sentences = corpus.content if isinstance(corpus, TextFile) else word_corpus.read_text(corpus)
+        text = Text(sentences, {}, None, str(corpus), False)
     if analogies is not None:
-        text.test_questions = word_corpus.read_analogies(analogies)
+        text.test_questions = (analogies.content if isinstance(analogies, TextFile)
+                               else word_corpus.read_analogies(analogies))
         text.validation_questions = None
     tokens = sum(len(s) for s in text.sentences)
     runtime.say(run, f"Text: {text.name}, {len(text.sentences)} sentences, {tokens} words")

@@ -25,11 +25,15 @@ with :func:`figures`.
 
 The judge's file ``mnist-judge-v<recipe>-<sha>.keras`` sits in the data cache
 (``datasets.cache_dir()``) beside ``mnist-judge-v<recipe>.json``, which records the file's name,
-its sha256, the recipe version and the test accuracy measured when it was trained. Loading checks
-all three again (the hash, the version, and the accuracy recomputed on the 10000 test digits must be
->= 0.985); a missing, corrupt or failing judge is retrained and written atomically (a temporary
-file in the same folder, then ``os.replace``), so two processes training at once cannot leave a
-half-written file. ``python -m seminar.judge`` prepares it ahead and prints the baselines.
+its sha256, the recipe version and the test accuracy measured when it was trained. The record only
+tells a damaged file or an older recipe: a judge is trusted for what it does, measured each time it
+is loaded (:mod:`seminar.model_cache`). Its accuracy on the 10000 test digits must be >= 0.985, and
+it must score its own baselines as a working judge does (:data:`BASELINE_BOUNDS`): real digits
+near 1, blurred digits, noise and the mean image far above. A judge whose features were zeroed or
+made constant keeps its accuracy but scores every set at FID 0, and fails there. A missing,
+corrupt or failing judge is reported, retrained and written atomically (a temporary file in the
+same folder, then ``os.replace``), so two processes training at once cannot leave a half-written
+file. ``python -m seminar.judge`` prepares it ahead and prints the baselines.
 """
 
 from __future__ import annotations
@@ -247,12 +251,13 @@ def _cache() -> model_cache.CachedModel:
         minimum=MIN_TEST_ACCURACY, cost="about 15 s on 2 CPU cores",
         recipe={"conv_filters": list(CONV_FILTERS), "features": FEATURES, "epochs": EPOCHS,
                 "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "seed": JUDGE_SEED},
-        train=train_model, evaluate=_reference, note=_note)
+        train=train_model, evaluate=_reference, note=_note, verify=baseline_problem)
 
 
 def _read_cached(folder: pathlib.Path):
     """``(the verified judge in folder, "", None)``, or ``(None, why not, the judge file to
-    discard)`` (the file, when it exists but is corrupt, unloadable or inaccurate)."""
+    discard)`` (the file, when it exists but is corrupt, unloadable, inaccurate or misjudges its
+    baselines)."""
     return _cache().read(folder)
 
 
@@ -261,8 +266,8 @@ _LOADED: dict[str, Judge] = {}
 
 def load_judge() -> Judge:
     """The verified judge from the data cache, trained (and cached) first when it is missing,
-    corrupt, of another recipe version or below 0.985 test accuracy. Loaded once per process and
-    cache folder."""
+    corrupt, of another recipe version, below 0.985 test accuracy or misjudging its baselines.
+    Loaded once per process and cache folder."""
     return _cache().load(_LOADED)
 
 
@@ -357,6 +362,32 @@ def baseline_figures(judge: Judge, n: int = SAMPLES, seed: int = 0) -> dict[str,
         judge._baselines[(n, seed)] = {name: figures(judge, samples)
                                        for name, samples in baseline_samples(n, seed).items()}
     return {name: dict(row) for name, row in judge._baselines[(n, seed)].items()}
+
+
+# What a working judge makes of its baselines (2000 samples each, seed 0), with wide margins. The
+# real judge (recipe 1) scores, over the baselines' seeds 0-2: real training digits 0.83-1.10,
+# blurred test digits 159-161, the mean image 339, uniform noise 291. A judge with zeroed or
+# constant features scores every set at 0: then a generator of noise passes.
+BASELINE_BOUNDS = {"real training digits": (None, 10.0), "blurred test digits": (50.0, None),
+                   "mean image": (100.0, None), "uniform noise": (100.0, None)}
+
+
+def baseline_problem(judge: Judge) -> str | None:
+    """Why ``judge`` does not score its baselines as a working judge does (see
+    :data:`BASELINE_BOUNDS`), or None. The figures are kept for :func:`report`."""
+    baselines = baseline_figures(judge)
+    wrong = []
+    for name, (low, high) in BASELINE_BOUNDS.items():
+        fid = baselines[name]["fid"]
+        if low is not None and not fid >= low:
+            wrong.append(f"{name} {fid:.2f} (a working judge: at least {low:g})")
+        elif high is not None and not fid <= high:
+            wrong.append(f"{name} {fid:.2f} (a working judge: at most {high:g})")
+    if not wrong:
+        return None
+    return ("misjudges its baselines: FID of " + ", ".join(wrong) + f" on {SAMPLES} samples "
+            "each (a working judge scores real digits about 1, blurred digits 160, noise 290, the "
+            "mean image 340)")
 
 
 def report(say, generated: dict | None, baselines: dict[str, dict],

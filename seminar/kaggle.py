@@ -109,6 +109,76 @@ def _withheld_labels() -> dict:
 # ------------------------------------------------------------------------------ reading a submission
 
 
+LONGEST_LINE = 100_000  # characters: a line holds an id and a few numbers, far fewer
+
+
+class UnreadableFile(SubmissionError):
+    """A submission file that cannot be read at all: missing, a folder, a named pipe, unreadable."""
+
+
+class LabelsError(SubmissionError):
+    """The labels file given to :func:`score` cannot be used (not the submission's fault)."""
+
+
+def _read_bytes(path: pathlib.Path, give: str, unreadable=UnreadableFile) -> bytes:
+    """The bytes of the file ``path``; ``unreadable`` (saying to ``give`` the right file) when it is
+    missing, not a regular file (a named pipe would block the reader for ever: it is refused before
+    it is opened) or cannot be read."""
+    from datasets import NotARegularFile, open_regular
+
+    try:
+        with open_regular(path, "the file") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise unreadable(f"{path}: no such file") from None
+    except NotARegularFile as problem:
+        raise unreadable(f"{path} is {problem.kind}, not a regular file; give {give}") from None
+    except OSError as problem:
+        raise unreadable(f"{path} cannot be read ({problem.strerror or problem})") from None
+
+
+def _csv_rows(data: bytes, holds: str) -> list[tuple[int, list[str]]]:
+    """The rows of a CSV file's bytes with their line numbers, the header first, blank lines left
+    out (none at all for an empty file). ValueError, naming the line, for what no CSV writer makes
+    of a table: text that is not UTF-8, a line of more than ``LONGEST_LINE`` characters, a quote (")
+    that opens a cell and never closes it (the rest of the file would be that cell), a line with
+    more or fewer cells than the header. ``holds`` says what a line should hold."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError("not a text (UTF-8) CSV file") from None
+    lines = io.StringIO(text, newline="").readlines()  # the lines as the csv reader sees them
+    advice = f"a line holds {holds}: write the file with DataFrame.to_csv(path, index=False)"
+    for number, line in enumerate(lines, start=1):
+        if len(line) > LONGEST_LINE:
+            raise ValueError(f"line {number} is {len(line.rstrip())} characters long, where {advice}")
+    reader = csv.reader(lines, strict=True)
+    rows, start = [], 1
+    try:
+        for row in reader:
+            if row and (len(row) > 1 or row[0].strip()):
+                rows.append((start, row))
+            start = reader.line_num + 1
+    except csv.Error as problem:
+        reason = str(problem)
+        if reason.startswith("',' expected after"):
+            raise ValueError(f"cannot be read as CSV: on line {reader.line_num} a quoted cell goes on "
+                             f"after its closing quote (\"...\"x): remove the quotes") from None
+        if (reason.startswith(("unexpected end of data", "field larger than field limit"))
+                and "".join(lines[start - 1:]).count('"') % 2):  # one quote is never closed
+            raise ValueError(f"cannot be read as CSV: a quote (\") on line {start} opens a cell "
+                             f"that is never closed, so the rest of the file would be that cell: "
+                             f"remove the quote") from None
+        raise ValueError(f"cannot be read as CSV, line {reader.line_num}: {reason}; {advice}") from None
+    if rows:
+        width = len(rows[0][1])
+        for number, row in rows[1:]:
+            if len(row) != width:
+                raise ValueError(f"line {number} has {len(row)} cells and the header {width}: every "
+                                 f"line holds one cell per column")
+    return rows
+
+
 def _read_frame(submission):
     """A DataFrame of strings from a path or a DataFrame (every cell checked here, not by pandas)."""
     import pandas as pd
@@ -117,27 +187,16 @@ def _read_frame(submission):
         frame = submission.copy()
         frame.columns = [str(c) for c in frame.columns]
         return frame.astype(object).where(frame.notna(), "").astype(str)
-    path = pathlib.Path(submission)
-    if path.is_dir():
-        raise SubmissionError(f"{path} is a folder; give the submission's CSV file")
+    data = _read_bytes(pathlib.Path(submission), "the submission's CSV file")
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise SubmissionError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise SubmissionError(f"{path} is not a text (UTF-8) CSV file") from None
-    if not text.strip():
-        raise SubmissionError(f"{path} is empty; expected a header line 'id,class_0,...,class_9' "
-                              f"and one line per test image")
-    header = next(csv.reader(io.StringIO(text)))  # pandas would rename a repeated column
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except Exception as error:  # noqa: BLE001  (pandas' own parser errors (ragged lines, bad quoting))
-        raise SubmissionError(f"{path} cannot be read as CSV ({type(error).__name__}: "
-                              f"{str(error).strip()})") from None
-    if len(header) == len(frame.columns):
-        frame.columns = header
-    return frame
+        rows = _csv_rows(data, "an id and one probability per class")
+    except ValueError as problem:
+        raise SubmissionError(str(problem)) from None
+    if not rows:
+        raise SubmissionError("the file is empty; expected a header line 'id,class_0,...,class_9' "
+                              "and one line per test image")
+    header = rows[0][1]  # as written: pandas would rename a repeated column
+    return pd.DataFrame([row for _, row in rows[1:]], columns=header, dtype=object)
 
 
 def _check_columns(frame, expected_classes) -> list[str]:
@@ -298,19 +357,18 @@ def _digit_targets(ids) -> np.ndarray:
 
 
 def _labels_file(path) -> dict:
-    """id -> class name from a CSV with columns ``id`` and ``label`` (the folder competition)."""
-    import pandas as pd
-
+    """id -> class name from a CSV with columns ``id`` and ``label`` (the folder competition);
+    LabelsError, beginning with the file's path, when it cannot be used."""
+    path = pathlib.Path(path)
+    data = _read_bytes(path, "the id,label CSV file itself", LabelsError)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise SubmissionError(f"labels file {path}: no such file") from None
-    except Exception as error:  # noqa: BLE001  (pandas raises many kinds on a malformed file)
-        raise SubmissionError(f"labels file {path} cannot be read as CSV ({error})") from None
-    if list(frame.columns[:2]) != [ID_COLUMN, "label"]:
-        raise SubmissionError(f"labels file {path}: expected the columns id,label, got "
-                              f"{','.join(map(str, frame.columns))}")
-    return dict(zip(frame[ID_COLUMN].str.strip(), frame["label"].str.strip()))
+        rows = _csv_rows(data, "an id and its label")
+    except ValueError as problem:
+        raise LabelsError(f"{path}: {problem}") from None
+    header = [cell.strip() for cell in rows[0][1]] if rows else []
+    if header[:2] != [ID_COLUMN, "label"]:
+        raise LabelsError(f"{path}: expected the columns id,label, got {','.join(header) or 'nothing'}")
+    return {row[0].strip(): row[1].strip() for _, row in rows[1:]}
 
 
 def score(submission, labels_path=None) -> dict:
@@ -511,29 +569,32 @@ def inception_v3_features(images: np.ndarray, weights: str | None = "imagenet",
 
 def score_command(path, labels=None, out=print, err=None) -> int:
     """``python -m seminar score FILE.csv [--labels LABELS.csv]``: 0 scored, 1 the submission is
-    malformed (the message says what to fix), 2 the file cannot be read at all."""
+    malformed (the message says what to fix), 2 a file cannot be read at all, the labels file is
+    not usable, or the MNIST test labels cannot be had (with what to do about it)."""
     import sys
+
+    from datasets import DatasetUnavailable
 
     err = err or (lambda message: print(message, file=sys.stderr))
     path = pathlib.Path(path)
-    if not path.is_file():
-        err(f"error: {path}: no such file" if not path.exists() else f"error: {path} is not a file")
-        return 2
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as error:
-        err(f"error: cannot read {path} ({error.strerror or error})")
-        return 2
     try:
         result = score(path, labels)
+    except LabelsError as error:
+        err(f"error: --labels {error}")
+        return 2
+    except UnreadableFile as error:
+        err(f"error: {error}")
+        return 2
     except SubmissionError as error:
         err(f"rejected: {path}: {error}")
         return 1
+    except DatasetUnavailable as error:
+        err(f"error: cannot score {path} without the MNIST test labels. {error}")
+        return 2
     out(f"{path}: {result['rows']} rows  log loss {result['log_loss']:.5f}  "
         f"accuracy {result['accuracy']:.4f}")
     return 0
 
 
-__all__ = ["Competition", "SubmissionError", "competition", "score", "read_submission",
-           "log_loss_and_accuracy"]
+__all__ = ["Competition", "SubmissionError", "UnreadableFile", "LabelsError", "competition", "score",
+           "read_submission", "log_loss_and_accuracy"]

@@ -33,6 +33,34 @@ class ManifestError(ValueError):
     """The manifest is malformed or names something that does not exist."""
 
 
+# What an exercise may need prepared before its check (``needs`` in exercises.toml), in the order
+# they are prepared (seminar/prepare.py): the data it loads, then the models trained from them.
+NEEDS = {
+    "mnist": "the MNIST digits (datasets.mnist), downloaded once",
+    "fashion_mnist": "the Fashion-MNIST clothes (datasets.fashion_mnist), downloaded once",
+    "word_corpus": "the generated word2vec corpus (datasets.word_corpus)",
+    "toy": "the SGD chapter's small datasets (datasets.toy)",
+    "judge": "the digit judge of the GMMN and the GAN (seminar.judge), trained once from MNIST",
+    "pretrained": "the deep-features chapter's pretrained network (seminar.pretrained), trained once "
+                  "from Fashion-MNIST",
+}
+
+
+def check_needs(needs, where: str) -> tuple[str, ...]:
+    """``needs`` as a tuple of names from :data:`NEEDS`; a clear :class:`ManifestError` for
+    anything else (not a list of strings, an unknown name, a name listed twice)."""
+    if isinstance(needs, str) or not isinstance(needs, (list, tuple)) \
+            or not all(isinstance(name, str) for name in needs):
+        raise ManifestError(f"{where}: needs must be a list of names, e.g. needs = [\"mnist\"] "
+                            f"(known: {', '.join(NEEDS)})")
+    for name in needs:
+        if name not in NEEDS:
+            raise ManifestError(f"{where}: unknown need {name!r} (known: {', '.join(NEEDS)})")
+    if len(set(needs)) != len(needs):
+        raise ManifestError(f"{where}: a need is listed twice in {list(needs)}")
+    return tuple(needs)
+
+
 @dataclasses.dataclass(frozen=True)
 class Check:
     """One threshold an exercise's metrics must meet.
@@ -88,6 +116,8 @@ class Exercise:
     teaches: str = ""
     # The pictures (file names) its fast run draws into the output folder.
     pictures: tuple[str, ...] = ()
+    # What must be ready before its check (names from NEEDS): the data it loads, the models it uses.
+    needs: tuple[str, ...] = ()
 
     def time_limit(self, full: bool = False) -> float | None:
         """How long a check may run before it is stopped as hung: a few times the solution's
@@ -223,6 +253,7 @@ def parse(data: dict) -> Manifest:
             hints_needed=int(entry["hints_needed"]) if "hints_needed" in entry else None,
             teaches=_require_line(entry, "teaches", where),
             pictures=tuple(entry.get("pictures", ())),
+            needs=check_needs(entry.get("needs", []), where),
         ))
     ids = [e.id for e in exercises]
     duplicates = {i for i in ids if ids.count(i) > 1}

@@ -3,11 +3,25 @@ the digit judge of the generative exercises (:mod:`seminar.judge`) and the deep-
 chapter's pretrained network (:mod:`seminar.pretrained`).
 
 The cache holds ``STEM-<sha>.keras`` and the record ``STEM.json`` naming it, with its sha256, the
-recipe's version and settings and the test accuracy measured when it was trained. Loading checks
-the file against the record's hash and the recipe version, loads it, and measures its test
-accuracy again, which must stay above the recipe's floor; a missing, corrupt or failing model is
-retrained and written atomically (a temporary file in the same folder, then ``os.replace``), so
-two processes training at once cannot leave a half-written file.
+recipe's version and settings and the test accuracy measured when it was trained. A model is
+trusted for what it does, measured each time it is loaded, not for its record:
+
+1. its accuracy on the test images, measured again (the record's number is not read), must reach
+   the recipe's floor (``minimum``);
+2. its behaviour check (``verify(result)``) must pass: the digit judge must score its own
+   baselines as a working judge does (real digits at FID below 10; blurred digits, noise and the
+   mean image far above: :data:`seminar.judge.BASELINE_BOUNDS`); the pretrained network's logits
+   must be its features through its last layer, and its features alone must tell the classes
+   apart (:func:`seminar.pretrained.behaviour_problem`). A model that keeps its accuracy but
+   whose features were zeroed or made constant fails there.
+
+The record proves nothing: whoever can write the model file can write its record. Its sha256
+only tells a file damaged after it was written (a truncated copy, flipped bytes) before Keras
+reads it, and its recipe version a model of an older recipe. A missing, corrupt or failing model
+is reported with the reason, discarded and retrained, and written atomically (a temporary file in
+the same folder, then ``os.replace``), so two processes training at once cannot leave a
+half-written file. What the checks cannot rule out is a model built to pass them: one that
+behaves like the real one wherever they look.
 """
 
 from __future__ import annotations
@@ -40,6 +54,8 @@ class CachedModel:
     train: Callable  # () -> a trained keras.Model
     evaluate: Callable  # keras.Model -> the result the callers use
     note: Callable[[str], None]  # one line of progress, on the standard error
+    # result -> None, or why the model is not trusted: what the model must do beyond its accuracy
+    verify: Callable[[object], str | None] | None = None
 
     @property
     def record_name(self) -> str:
@@ -47,14 +63,15 @@ class CachedModel:
 
     def read(self, folder: pathlib.Path):
         """``(the verified result, "", None)``, or ``(None, why not, the file to discard)`` (the
-        file, when it exists but is corrupt, unloadable or inaccurate)."""
+        file, when it exists but is corrupt, unloadable, inaccurate or fails :attr:`verify`)."""
         import keras
 
         record_path = folder / self.record_name
         if not os.path.lexists(record_path):
             return None, f"no {self.what.removeprefix('the ')} in the cache yet", None
         try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
+            with _download.open_regular(record_path, "the model's record") as handle:  # no FIFO
+                record = json.loads(handle.read().decode("utf-8"))
             name, sha256, version = str(record["file"]), str(record["sha256"]), record["recipe_version"]
         except (OSError, ValueError, KeyError, TypeError) as error:
             return None, f"its record {record_path.name} is unreadable ({type(error).__name__})", None
@@ -78,8 +95,20 @@ class CachedModel:
         if result.test_accuracy < self.minimum:
             return None, (f"{name} scores {result.test_accuracy:.4f} on {self.tested_on}, below "
                           f"{self.minimum}"), path
+        problem = self.behaviour_problem(result)
+        if problem is not None:
+            return None, f"{name} {problem}", path
         result.path = path
         return result, "", None
+
+    def behaviour_problem(self, result) -> str | None:
+        """Why the model's behaviour is not trusted (:attr:`verify`), or None."""
+        if self.verify is None:
+            return None
+        try:
+            return self.verify(result)
+        except Exception as error:  # noqa: BLE001  (a model of another make fails its check)
+            return f"cannot be checked ({type(error).__name__}: {error})"
 
     def write(self, folder: pathlib.Path, result) -> pathlib.Path:
         """Save atomically: the model under a name holding its hash, then the record naming it,
@@ -124,8 +153,9 @@ class CachedModel:
 
     def load(self, loaded: dict):
         """The verified result from the data cache, trained (and cached) first when it is
-        missing, corrupt, of another recipe version or below the accuracy floor; kept in
-        ``loaded`` (the caller's, by cache folder) so that a process loads it once."""
+        missing, corrupt, of another recipe version, below the accuracy floor or failing its
+        behaviour check; kept in ``loaded`` (the caller's, by cache folder) so that a process
+        loads it once."""
         folder = _download.cache_dir()
         key = str(folder.resolve())
         if key in loaded:
@@ -143,6 +173,10 @@ class CachedModel:
             if result.test_accuracy < self.minimum:
                 raise RuntimeError(f"{self.what}, freshly trained, scores {result.test_accuracy:.4f} "
                                    f"on {self.tested_on}, below {self.minimum}: this should not "
+                                   f"happen; please report it with your TensorFlow version")
+            problem = self.behaviour_problem(result)
+            if problem is not None:
+                raise RuntimeError(f"{self.what}, freshly trained, {problem}: this should not "
                                    f"happen; please report it with your TensorFlow version")
             try:
                 result.path = self.write(folder, result)

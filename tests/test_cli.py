@@ -145,6 +145,7 @@ def test_build_never_overwrites_a_students_work(repo):
     exo.write_text(edited)
     result = seminar(repo, "build")
     assert result.returncode == 1 and "left alone: sgd/binary_classif_exo.py" in result.stdout
+    assert "python -m seminar build sgd/binary_classif --force" in result.stdout  # how to replace it
     assert exo.read_text() == edited
     check_only = seminar(repo, "build", "--check")
     assert check_only.returncode == 1 and "out of date: sgd/binary_classif_exo.py" in check_only.stdout

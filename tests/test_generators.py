@@ -92,6 +92,15 @@ def test_generator_reports_the_judges_classes(exercise_id, solution_run):
     assert 1 <= result.metrics["classes"] <= 10
 
 
+@pytest.mark.parametrize("exercise_id", GENERATORS)
+def test_generators_samples_are_not_copies(exercise_id, solution_run):
+    """The solutions' samples are their own (no near-copy of an MNIST digit among the checker's
+    first 500: see seminar/grader/measures.py); tests/test_trust.py has generators that copy."""
+    result, _ = solution_run(exercise_id)
+    assert grading.load(COURSE.get(exercise_id)).module.after_copies is measures.copies_finding
+    assert not [f for f in result.findings if "copies of" in f.cause], result.findings
+
+
 def test_generate_depends_on_its_seed_alone(gan):
     """The evidence the checker samples from: the same seed, the same samples, whatever the global
     random state; another seed, other samples."""

@@ -309,6 +309,19 @@ def test_cache_records_are_checked_before_use(the_judge, tmp_path):
     assert loaded.test_accuracy == the_judge.test_accuracy
 
 
+def test_a_judge_that_misjudges_its_baselines_says_which(the_judge):
+    """What loading trusts a judge for: its baselines' FIDs (here those of a judge whose features
+    are constant: every set at 0), each against its bound (tests/test_trust.py forges one)."""
+    stub = judge.Judge(None, None, the_judge.test_accuracy, np.zeros(2), np.eye(2), np.eye(2))
+    stub._baselines[(judge.SAMPLES, 0)] = {
+        name: {"fid": 0.0, "inception_score": 1.0, "classes": 0} for name in judge.BASELINES}
+    problem = judge.baseline_problem(stub)
+    assert problem.startswith("misjudges its baselines: FID of blurred test digits 0.00 (a working "
+                              "judge: at least 50)"), problem
+    assert "mean image 0.00" in problem and "uniform noise 0.00" in problem
+    assert "real training digits" not in problem  # 0 is below its bound of 10
+
+
 @pytest.mark.slow
 def test_corrupt_cached_judge_is_replaced(the_judge, tmp_path, monkeypatch, capfd):
     """A judge file whose hash is wrong is removed and retrained, written atomically, and the

@@ -382,3 +382,196 @@ def test_a_read_only_output_dir_stops_before_training(tmp_path, monkeypatch, no_
         runtime.parse_args(script_parser(), ["--output-dir", str(tmp_path)])
     assert stopped.value.code == 2
     assert f"cannot write plots and logs to {tmp_path} (Permission denied)" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the verdict: evidence, processes, errors
+
+
+SOFTMAX = manifest.load().get("neural_nets/softmax")
+HELLO = manifest.load().get("intro/hello_world")
+
+
+def solution_with(tmp_path: pathlib.Path, exercise, old: str, new: str) -> pathlib.Path:
+    """A copy of the exercise's solution with one piece of text replaced (it must be there once)."""
+    text = exercise.solution_path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} is not in {exercise.solution} exactly once"
+    path = tmp_path / "student.py"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_a_loss_curve_left_out_of_main_fails_and_says_what_main_must_return(tmp_path):
+    """Pixels in 0-255 keep softmax's accuracy above its threshold; only the loss bound catches
+    them, and it must not be skipped when main() leaves its curve out."""
+    path = solution_with(tmp_path, SOFTMAX, "    return metrics\n",
+                         '    metrics.pop("loss_curve")\n    return metrics\n')
+    outcome = checker.run_checks(SOFTMAX, path, output_dir=tmp_path, quiet=True)
+    assert outcome.kind == "evidence" and not outcome.passed
+    assert "'loss_curve' is missing" in outcome.message and "original skeleton" in outcome.message
+
+
+@pytest.mark.parametrize("returned, words", [
+    ("None", "returned NoneType, not a dict"),
+    ('{"test_accuracy": 0.99, "loss_curve": [0.3]}', "'test_predictions'"),
+    ('{**metrics, "test_predictions": metrics["test_predictions"][:7]}', "has shape (7,)"),
+    ('{**metrics, "loss_curve": "low"}', "'loss_curve' must be a list or array of numbers"),
+])
+@pytest.mark.slow
+def test_what_main_returns_when_wrong_is_named_not_a_checker_traceback(tmp_path, returned, words):
+    path = solution_with(tmp_path, SOFTMAX, "    return metrics\n", f"    return {returned}\n")
+    outcome = checker.run_checks(SOFTMAX, path, output_dir=tmp_path, quiet=True)
+    assert outcome.kind == "evidence" and not outcome.passed
+    assert words in outcome.message and "Traceback" not in outcome.message
+
+
+GRANDCHILD = '''
+import os as _os, time as _time
+if _os.fork() == 0:  # a process in a session of its own, which a process group kill misses
+    _os.setsid()
+    if _os.fork() == 0:
+        open({pid_file!r}, "w").write(str(_os.getpid()))
+        _time.sleep(60)
+        open({marker!r}, "w").write("still running after the check")
+    _os._exit(0)
+'''
+
+
+@pytest.mark.slow
+def test_no_process_the_checked_code_started_outlives_its_check(tmp_path):
+    pid_file, marker = tmp_path / "grandchild.pid", tmp_path / "late.txt"
+    path = solution_with(tmp_path, HELLO, "from seminar import plots, runtime\n",
+                         "from seminar import plots, runtime\n" + GRANDCHILD.format(
+        pid_file=str(pid_file), marker=str(marker)))
+    from seminar.grader import isolation
+
+    outcome = isolation.run(HELLO, path, output_dir=tmp_path, time_limit=120)
+    assert outcome.passed  # the fork does not change the verdict
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # ended (and reaped) before run() returned
+    assert not marker.exists()
+
+
+def test_the_largest_seed_the_flags_accept_seeds_the_probes_too():
+    from seminar.grader import grading
+
+    context = grading.Context(SOFTMAX, module=None, seed=2**32 - 1)
+    assert 0 <= context.probe_seed < 2**32
+    context.generator(123).normal()
+    context.seed_frameworks(7)
+
+
+@pytest.mark.slow
+def test_a_correct_solution_passes_with_the_largest_seed(tmp_path):
+    outcome = checker.run_checks(SOFTMAX, SOFTMAX.solution_path, seed=2**32 - 1,
+                                 output_dir=tmp_path, quiet=True)
+    assert outcome.passed, [r.line() for r in outcome.results]
+
+
+def test_a_syntax_error_names_the_students_line(tmp_path):
+    path = tmp_path / "student.py"
+    path.write_text("import math\n\ndef f(x:\n    return x\n", encoding="utf-8")
+    with pytest.raises(SyntaxError) as raised:
+        checker.load_module(path)
+    text = checker.student_traceback(raised.value, path)
+    assert text.startswith("In your file student.py, line 3:\n    def f(x:")
+
+
+# Each first-day mistake, as a student writes it, and the words of its likely cause. The file is
+# imported and mistake() called; eager mistakes and those inside a tf.function alike.
+MISTAKES = {
+    "forward pass outside the tape": ("""
+        w = tf.Variable(tf.ones((3, 2)))
+        optimizer = keras.optimizers.SGD(0.1)
+        def mistake():
+            predictions = tf.ones((4, 3)) @ w
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(predictions)
+            optimizer.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+        """, "the forward pass ran before or outside"),
+    "one tape used twice, in a tf.function": ("""
+        w = tf.Variable(tf.ones((3, 2)))
+        @tf.function
+        def mistake():
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.ones((4, 3)) @ w)
+            first = tape.gradient(loss, w)
+            return first + tape.gradient(loss, w)
+        """, "tape.gradient was called twice on one tape"),
+    "one optimizer for two models": ("""
+        a, b = tf.Variable(1.0), tf.Variable(2.0)
+        optimizer = keras.optimizers.Adam(0.1)
+        def mistake():
+            optimizer.apply_gradients([(tf.constant(1.0), a)])
+            optimizer.apply_gradients([(tf.constant(1.0), b)])
+        """, "one optimizer is applied to two different sets of variables"),
+    "a variable made in the step": ("""
+        @tf.function
+        def mistake(x=tf.constant(1.0)):
+            scale = tf.Variable(2.0)
+            return x * scale
+        def twice():
+            return mistake(tf.constant(1.0)), mistake(tf.constant(2.0))
+        mistake_call = twice
+        """, "a variable is created inside a tf.function"),
+    ".numpy() in a tf.function": ("""
+        @tf.function
+        def mistake(x=tf.ones((3,))):
+            return float(x.numpy().sum())
+        """, ".numpy() called inside a tf.function"),
+    "assigning into a tensor": ("""
+        def mistake():
+            targets = tf.zeros((4,))
+            targets[2] = 1.0
+        """, "tensors cannot be changed"),
+    "labels from 1 to 10": ("""
+        def mistake():
+            labels = tf.constant([1, 5, 10])
+            return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=tf.zeros((3, 10)))
+        """, "not a class number from 0"),
+    "class numbers into a categorical loss": ("""
+        def mistake():
+            return keras.losses.categorical_crossentropy(tf.constant([3, 4]), tf.ones((2, 10)))
+        """, "class numbers, shape (n,), go with a sparse cross-entropy"),
+    "images without their channel": ("""
+        def mistake():
+            return keras.layers.Conv2D(4, 3)(tf.zeros((2, 28, 28)))
+        """, "without their channel axis"),
+    "images not flattened": ("""
+        def mistake():
+            model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(3)])
+            return model(tf.zeros((2, 28, 28)))
+        """, "input shape does not match the data"),
+    "NumPy float64 meets float32 weights": ("""
+        w = tf.Variable(tf.ones((3, 2)))
+        def mistake():
+            return tf.constant(np.ones((4, 3))) @ w
+        """, "two tensors of different types"),
+    "a weight matrix the wrong way round": ("""
+        def mistake():
+            return tf.ones((4, 3)) @ tf.ones((4, 2))
+        """, "shapes do not fit together"),
+}
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+def test_a_first_day_mistake_gets_its_likely_cause(tmp_path, name):
+    import textwrap
+
+    code, words = MISTAKES[name]
+    path = tmp_path / "student.py"
+    path.write_text("import numpy as np\nimport tensorflow as tf\nimport keras\n"
+                    + textwrap.dedent(code), encoding="utf-8")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"mistake_{abs(hash(name))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(Exception) as raised:
+        getattr(module, "mistake_call", module.mistake)()
+    text = checker.student_traceback(raised.value, path)
+    assert text.startswith("In your file student.py, line"), text
+    assert f"Likely cause: {words}" in text or words in text.split("Likely cause: ", 1)[-1], text
+    assert "RuntimeError: RuntimeError" not in text
+    assert "seminar/grader" not in text and "site-packages" not in text.split("The details:")[-1]

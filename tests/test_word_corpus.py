@@ -2,6 +2,8 @@
 corpus for a seed, relations a co-occurrence model can learn but no sentence states, held-out
 analogy questions, and the questions-words.txt format read and written."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -104,6 +106,29 @@ def test_user_files_are_read_as_a_student_gives_them(tmp_path):
     (tmp_path / "empty.txt").write_text("...\n")
     with pytest.raises(ValueError, match="no words found"):
         word_corpus.read_text(tmp_path / "empty.txt")
+
+
+def test_files_that_cannot_be_read_are_refused_in_one_sentence(tmp_path):
+    """Neither reader opens a named pipe (it would wait for ever) nor reads a binary file."""
+    pipe = tmp_path / "pipe.txt"
+    os.mkfifo(pipe)
+    binary = tmp_path / "utf16.txt"
+    binary.write_text(": family\nboy girl brother sister\n", encoding="utf-16")
+    for reader, give in ((word_corpus.read_text, "a plain-text file"),
+                         (word_corpus.read_analogies, "a file in the questions-words.txt format")):
+        for path, message in ((tmp_path / "nowhere.txt", f"{tmp_path / 'nowhere.txt'}: no such file"),
+                              (tmp_path, f"{tmp_path} is a directory, not a regular file; give {give}"),
+                              (pipe, f"{pipe} is a named pipe (FIFO), not a regular file; give {give}"),
+                              (binary, f"{binary} is not a text file (it holds NUL bytes); give {give}")):
+            with pytest.raises(word_corpus.TextFileError) as refused:
+                reader(path)
+            assert str(refused.value) == message
+
+
+def test_a_byte_order_mark_and_bad_bytes_are_read_through(tmp_path):
+    questions = tmp_path / "questions-words.txt"
+    questions.write_bytes(b"\xef\xbb\xbf: family\nboy girl k\xf6nig queen\n")
+    assert word_corpus.read_analogies(questions) == {"family": [("boy", "girl", "k\ufffdnig", "queen")]}
 
 
 @pytest.mark.slow

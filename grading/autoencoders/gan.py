@@ -3,9 +3,11 @@
 The checker draws 2000 samples from main()'s ``generate(n, seed)`` on a seed no training used and
 scores them with the digit judge (FID, inception score, classes covered). The probe compares both
 losses with NumPy on given logits (the usual mistakes named: the labels swapped, the saturating
-generator loss, a sigmoid before a with-logits loss), then takes one training step on small
-networks of its own: each network must move, D's step must lower D's loss and G's step G's loss,
-and the step must return (d_loss, g_loss). After training, the two loss curves are read as a game.
+generator loss, a sigmoid before a with-logits loss), then on logits of +-150, where a log of a
+sigmoid computed in two steps overflows; then it takes one training step on small networks of its
+own: both networks must be called in training mode, each must move, D's step must lower D's loss
+and G's step G's loss, and the step must return (d_loss, g_loss). After training, the two loss
+curves are read as a game, and the samples must not be copies of MNIST digits.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ PIXELS = 28 * 28
 
 def probe_gan(context: Context) -> list[Finding]:
     """autoencoders/gan: both losses against NumPy on given logits (with the usual mistakes named:
-    the labels swapped, the saturating generator loss, a sigmoid before a with-logits loss), then
-    one training step on small networks of the probe's own: each network must move, D's step must
-    lower D's loss and G's step G's loss, and the step must return (d_loss, g_loss)."""
+    the labels swapped, the saturating generator loss, a sigmoid before a with-logits loss) and on
+    logits of +-150 (a log of a sigmoid in two steps overflows there), then one training step on
+    small networks of the probe's own: both networks called in training mode, each must move, D's
+    step must lower D's loss and G's step G's loss, and the step must return (d_loss, g_loss)."""
     rng = context.rng
     real_label = float(context.constant("REAL_LABEL", 1.0))
 
@@ -71,6 +74,18 @@ def probe_gan(context: Context) -> list[Finding]:
                                    "plus that of the fake logits against 0")
     if found:
         return [found]
+    # D sure of itself and wrong: a real digit at -150, a fake at +150.
+    real_large, fake_large = real_logits.copy(), fake_logits.copy()
+    real_large[0], fake_large[1] = -LARGE_LOGIT, LARGE_LOGIT
+    found = _large_logits_finding(
+        "discriminator_loss",
+        context.function("discriminator_loss")(tf.constant(real_large), tf.constant(fake_large)),
+        d_reference(real_large, fake_large),
+        float(probability_cross_entropy(real_label, sigmoid(real_large)).mean()
+              + probability_cross_entropy(0.0, sigmoid(fake_large)).mean()),
+        f"with one real digit's logit at -{LARGE_LOGIT:g} and one fake's at +{LARGE_LOGIT:g}")
+    if found:
+        return [found]
 
     got = context.function("generator_loss")(tf.constant(fake_logits))
     found = value_finding("generator_loss", got, g_reference(fake_logits), rtol=1e-4, atol=1e-5, wrong={
@@ -90,10 +105,24 @@ def probe_gan(context: Context) -> list[Finding]:
     }, expected="the mean of -log sigmoid(fake_logits), the cross-entropy against the target 1")
     if found:
         return [found]
+    # A fake that D rejects with confidence, logit -150: where G must learn most, -log D(G(z)) is
+    # 150 and its slope -1; log(sigmoid(-150)) in two steps is log(0) in float32.
+    fake_large = fake_logits.copy()
+    fake_large[0] = -LARGE_LOGIT
+    found = _large_logits_finding(
+        "generator_loss", context.function("generator_loss")(tf.constant(fake_large)),
+        g_reference(fake_large),
+        float(probability_cross_entropy(1.0, sigmoid(fake_large)).mean()),
+        f"with one fake's logit at -{LARGE_LOGIT:g} (D sure it is fake)")
+    if found:
+        return [found]
 
     # One training step on the probe's small networks, all references in NumPy.
     context.seed_frameworks()
     generator, discriminator, generate, discriminate = _gan_networks(rng)
+    modes = {"generator": [], "discriminator": []}  # the training flag of each call in the step
+    generator = _noting_mode(generator, modes["generator"])
+    discriminator = _noting_mode(discriminator, modes["discriminator"])
     real = low_rank_images(rng, 16)
     noise = rng.normal(0.0, 1.0, (16, 3)).astype(np.float32)
     g_before, d_before = generator.get_weights(), discriminator.get_weights()
@@ -117,6 +146,9 @@ def probe_gan(context: Context) -> list[Finding]:
     if not isinstance(returned, (tuple, list)) or len(returned) != 2:
         return [Finding("train_step() must return the pair (d_loss, g_loss)",
                         f"it returned {type(returned).__name__}")]
+    found = _training_mode_finding(modes)
+    if found:
+        return [found]
     g_after, d_after = generator.get_weights(), discriminator.get_weights()
     moved = {"generator": max(float(np.max(np.abs(a - b))) for a, b in zip(g_after, g_before)),
              "discriminator": max(float(np.max(np.abs(a - b))) for a, b in zip(d_after, d_before))}
@@ -168,6 +200,66 @@ def probe_gan(context: Context) -> list[Finding]:
                     f"it returned ({d_loss:.5g}, {g_loss:.5g}); expected D's loss {d_loss_before:.5g} "
                     f"and G's {g_loss_before:.5g} (computed before the step)",
                     "return discriminator_loss and generator_loss as computed in the step")]
+
+
+LARGE_LOGIT = 150.0  # a logit where sigmoid rounds to 0 or 1 in float32
+
+
+def _large_logits_finding(function: str, got, want: float, clipped: float, inputs: str):
+    """The loss on logits of +-150 against the exact value: an overflow (log(0) once the sigmoid
+    rounds to 0 or 1) or a log of a clipped probability (a loss that stops growing there, with no
+    gradient: what the stable loss on logits avoids) named."""
+    value = as_array(got)
+    if value.shape == () and not np.isfinite(value):
+        return Finding(f"{function}() overflows for large logits: log(sigmoid(x)) computed in two "
+                       f"steps is log(0) = -inf once sigmoid(x) rounds to 0 (or 1) in float32",
+                       f"{inputs} it returned {float(value)}; expected {want:.4g}",
+                       "compute the cross-entropy from the logits in one stable step "
+                       "(tf.nn.sigmoid_cross_entropy_with_logits, or softplus)")
+    return value_finding(function, got, want, rtol=1e-3, atol=1e-3, wrong={
+        f"{function}() takes the log of a clipped probability (a sigmoid, then a cross-entropy on "
+        f"probabilities): for large logits the loss stops growing and its gradient vanishes; "
+        f"compute it from the logits": clipped,
+    }, expected=f"the same cross-entropy, exact for large logits ({inputs}: {want:.4g})")
+
+
+class _ModeNote(keras.layers.Layer):
+    """The identity, noting the ``training`` flag each call receives."""
+
+    def __init__(self, seen: list, **kwargs):
+        super().__init__(**kwargs)
+        self.note = seen.append  # not the list itself: Keras would track a copy of it
+
+    def call(self, inputs, training=None):
+        self.note(training)
+        return inputs
+
+
+def _noting_mode(network, seen: list):
+    """``network`` followed by a layer that notes in ``seen`` the ``training`` flag of each call
+    (the same weights, the same outputs)."""
+    noted = keras.Sequential([keras.Input(network.inputs[0].shape[1:]), network, _ModeNote(seen)],
+                             name=f"{network.name}_noted")
+    seen.clear()  # building it called the layer once, with no flag
+    return noted
+
+
+def _training_mode_finding(modes: dict) -> Finding | None:
+    """The docstring asks for both networks in training mode (``training=True``) in the step: D's
+    dropout is on only then, and G's batch normalisation uses the batch's statistics."""
+    wrong = {name: seen for name, seen in modes.items()
+             if not seen or any(mode is not True for mode in seen)}
+    if not wrong:
+        return None
+    return Finding(
+        f"train_step() does not run the {' and the '.join(wrong)} in training mode: the docstring "
+        f"asks for all in training mode, where D's dropout is on and G's batch normalisation uses "
+        f"the batch's statistics",
+        "in one step: " + "; ".join(
+            f"the {name} was called with training=" + ", ".join(str(m) for m in seen)
+            if seen else f"the {name} was never called" for name, seen in modes.items()),
+        "call generator(..., training=True) and discriminator(..., training=True) inside the "
+        "step, for the real and the fake batch alike")
 
 
 def _gan_networks(rng: np.random.Generator):
@@ -242,6 +334,7 @@ def _tenth(values: np.ndarray) -> tuple[float, float]:
     return float(values[:n].mean()), float(values[-n:].mean())
 
 
+after_copies = measures.copies_finding  # a generator that returns MNIST digits scores FID ~1
 measure_fid = measures.generated_fid
 measure_inception_score = measures.generated_inception_score
 measure_classes = measures.generated_classes

@@ -123,12 +123,22 @@ def probe_recurrence(context: Context) -> list[Finding]:
         message = lines[-1].strip()
         if not message.startswith(type(error).__name__):
             message = f"{type(error).__name__}: {message}"
+        if "out of scope" in str(error) or "while_body" in str(error):
+            return [Finding("the loop over the rows counts to a tensor (range(tf.shape(inputs)[1]) "
+                            "or another tensor), so inside a tf.function TensorFlow turns it into "
+                            "a graph loop, where states appended to a Python list cannot be used "
+                            "after the loop",
+                            f"{type(error).__name__} while tracing rnn_states in a tf.function",
+                            "count the loop with a Python number: the number of rows is known "
+                            "while tracing (inputs.shape[1], 28 here); only the batch size is "
+                            "unknown, and tf.shape(inputs)[0] is for that")]
         return [Finding("rnn_states() works when called directly but fails inside a tf.function, "
                         "where the training step runs it (there the batch size is unknown, None, "
                         "while TensorFlow traces the function)",
                         message[:300],
-                        "use TensorFlow ops on the tensors given (no .numpy(), no NumPy); take sizes "
-                        "from the weights' shapes or tf.shape(...), not from the batch axis")]
+                        "use TensorFlow ops on the tensors given (no .numpy(), no NumPy); take the "
+                        "batch size from tf.shape(inputs)[0], the other sizes from the static "
+                        "shapes (inputs.shape[1], W.shape[1])")]
     found = value_finding("rnn_states", traced, ref, rtol=1e-3, atol=1e-4,
                           expected="the same states inside a tf.function as when called directly")
     return [found] if found else []

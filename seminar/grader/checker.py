@@ -83,9 +83,10 @@ class Outcome:
 
     ``kind`` is one of: "ran" (main() returned; ``results`` hold the verdict, or a probe stopped
     the check before training), "todo" (a TODO is not filled in), "error" (the code raised),
-    "dataset" (data could not be had), "exit" (the code ended the process), "usage" (the script
-    refused a flag), "crash" (the process died from a signal), "timeout" (stopped at the time
-    limit), "tensorflow" (TensorFlow failed to load).
+    "dataset" (data could not be had), "evidence" (main() returned what cannot be judged), "exit"
+    (the code ended the process), "usage" (the script refused a flag), "crash" (the process died
+    from a signal), "timeout" (stopped at the time limit), "tensorflow" (TensorFlow failed to
+    load).
     """
 
     kind: str
@@ -95,6 +96,7 @@ class Outcome:
     results: list = dataclasses.field(default_factory=list)  # CheckResult, one per check
     seconds: float = float("nan")  # main()'s wall time, TensorFlow already loaded
     wall_seconds: float = float("nan")  # the whole child process, when there was one
+    prepare_seconds: float = 0.0  # of which preparing data and models (not the student's time)
     probes: list = dataclasses.field(default_factory=list)  # the names of the probes that ran
     findings: list = dataclasses.field(default_factory=list)  # Finding: likely causes
     stopped_before_training: bool = False  # a probe found a bug: main() did not run
@@ -191,31 +193,53 @@ def run_checks(exercise: Exercise, path: pathlib.Path, *, seed: int | None = Non
         started = time.perf_counter()
         metrics = module.main(argv)
         outcome.seconds = time.perf_counter() - started
-        if not isinstance(metrics, dict):
-            raise TypeError(f"main() must return a dict of metrics, got {type(metrics).__name__}")
-        context = grading.Context(exercise, module, seed, full, metrics=metrics)
-        outcome.results = evaluate(exercise, metrics, full, grading.measure(graded, context))
-        outcome.metrics = numeric_metrics(metrics)
-        outcome.loss_curve = _curve(metrics)
-        outcome.loss_curve_unit = str(metrics.get("loss_curve_unit", "step"))
-        if probes:
-            outcome.findings += curve_findings(
-                metrics, loss_at_most=exercise.loss_at_most, loss_reference=exercise.loss_reference,
-                loss_cause=exercise.loss_cause, chance=exercise.chance,
-                accuracy_key=exercise.chance_metric)
-            outcome.findings += grading.run_after(
-                graded, grading.Context(exercise, module, seed, full, metrics=metrics))
+        try:
+            outcome.loss_curve = required_curve(exercise, metrics)
+            context = grading.Context(exercise, module, seed, full, metrics=metrics)
+            outcome.results = evaluate(exercise, metrics, full, grading.measure(graded, context))
+            outcome.metrics = numeric_metrics(metrics)
+            outcome.loss_curve_unit = str(metrics.get("loss_curve_unit", "step"))
+            if probes:
+                outcome.findings += curve_findings(
+                    metrics, loss_at_most=exercise.loss_at_most,
+                    loss_reference=exercise.loss_reference, loss_cause=exercise.loss_cause,
+                    chance=exercise.chance, accuracy_key=exercise.chance_metric)
+                outcome.findings += grading.run_after(
+                    graded, grading.Context(exercise, module, seed, full, metrics=metrics))
+        except grading.EvidenceError as error:  # what main() returned cannot be judged
+            return Outcome("evidence", seconds=outcome.seconds, probes=outcome.probes, message=(
+                f"The checker cannot judge what main() returned: {error}.\nmain() must end by "
+                f"returning the dict the original skeleton's main() returns (python -m seminar "
+                f"reset {exercise.id} puts the skeleton back, keeping a backup of your file)."))
         if not full and outcome.loss_curve is not None:
             outcome.feedback = feedback.compare(exercise, metrics, outcome.seconds, output_dir)
     return outcome
 
 
-def _curve(metrics: dict) -> list[float] | None:
-    """main()'s ``loss_curve`` as plain floats (None if missing or not numbers)."""
+def required_curve(exercise: Exercise, metrics) -> list[float] | None:
+    """main()'s ``loss_curve`` as plain floats; None when it returned none and the exercise bounds
+    no training loss. Evidence a check needs is required: when the exercise bounds the final
+    training loss (``loss_at_most``), a missing, empty or non-numeric curve raises
+    :class:`~seminar.grader.grading.EvidenceError`, as does a curve of something else than numbers
+    and a ``main()`` that returns no dict at all."""
+    if not isinstance(metrics, dict):
+        raise grading.EvidenceError(f"it returned {type(metrics).__name__}, not a dict of metrics")
+    if "loss_curve" not in metrics:
+        if exercise.loss_at_most is None:
+            return None
+        raise grading.EvidenceError(
+            "'loss_curve' is missing: main() must return the training loss it recorded, one value "
+            "per step (or per epoch), under 'loss_curve', for the checker to bound the final "
+            f"training loss (at most {exercise.loss_at_most:g})")
     try:
-        return [float(v) for v in np.asarray(metrics["loss_curve"], dtype=np.float64).ravel()]
-    except (KeyError, TypeError, ValueError):
-        return None
+        curve = [float(v) for v in np.asarray(metrics["loss_curve"], dtype=np.float64).ravel()]
+    except (TypeError, ValueError):
+        raise grading.EvidenceError("'loss_curve' must be a list or array of numbers, the training "
+                                    "loss per step") from None
+    if not curve and exercise.loss_at_most is not None:
+        raise grading.EvidenceError("'loss_curve' is empty: the training loss of each step must be "
+                                    "recorded in it")
+    return curve
 
 
 # ---------------------------------------------------------------------------- the student's errors
@@ -261,29 +285,113 @@ def student_lines(error: BaseException, path: pathlib.Path) -> list[int]:
     lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if _in_file(f.filename, path)]
     lines += [int(match.group("line")) for match in _FILE_LINE.finditer(str(error))
               if _in_file(match.group("file"), path)]
+    if isinstance(error, SyntaxError) and error.filename and error.lineno \
+            and _in_file(error.filename, path):  # the position is in the error, not a frame
+        lines.append(int(error.lineno))
     return lines
 
 
 def student_traceback(error: BaseException, path: pathlib.Path) -> str:
-    """The traceback cut to the frames in the student's file (all frames if none is there), led by
-    the innermost line of the student's file, also when TensorFlow hid it in its message."""
+    """What ``check`` shows of an error: the innermost line of the student's file (from the
+    traceback, from the position a ``SyntaxError`` names, or from the message TensorFlow writes for
+    an error inside a ``tf.function``), the error's own sentence, its likely cause when the error
+    is a known first-day mistake (:data:`KNOWN_ERRORS`), then the traceback cut to the frames in
+    the student's file. The checker's, TensorFlow's and Keras's frames are shown only when none of
+    the student's file is involved at all."""
     path = pathlib.Path(path).resolve()
     frames = traceback.extract_tb(traceback_at_student_frame(error, path))
     own = [f for f in frames if _in_file(f.filename, path)]
-    shown = traceback.StackSummary.from_list(own or frames).format()
-    text = "".join(shown) + "".join(traceback.format_exception_only(type(error), error))
     lines = student_lines(error, path)
+    if own or not lines:
+        details = "".join(traceback.StackSummary.from_list(own or frames).format())
+    else:  # only TensorFlow's generated code ran the student's lines: its message says where
+        details = "".join(f'  File "{path}", line {line}\n' for line in dict.fromkeys(lines))
+    details += "".join(traceback.format_exception_only(type(error), error))
+    head = ""
     if lines:
         source = linecache.getline(str(path), lines[-1]).strip()
-        text = (f"In your file {path.name}, line {lines[-1]}:\n    {source}\n"
-                f"{type(error).__name__}: {_error_line(error)}\n\nThe details:\n{text}")
-    return text
+        head = (f"In your file {path.name}, line {lines[-1]}:\n    {source}\n"
+                f"{type(error).__name__}: {_error_line(error)}\n")
+    cause = likely_cause(error)
+    if cause is not None:
+        head += f"Likely cause: {cause[0]}\n  What to do: {cause[1]}\n"
+    return f"{head}\nThe details:\n{details}" if head else details
 
 
 def _error_line(error: BaseException) -> str:
-    """The error's own sentence: its last non-empty line (TensorFlow puts the user's code first)."""
+    """The error's own sentence: its last non-empty line (TensorFlow puts the user's code first,
+    and inside a ``tf.function`` repeats the error's type before it: not shown twice)."""
     lines = [line for line in str(error).splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
+    line = lines[-1].strip() if lines else ""
+    return line.removeprefix(f"{type(error).__name__}: ")
+
+
+# The errors TensorFlow and Keras raise for the usual first-day mistakes, and the likely cause of
+# each: (pattern found in the message, cause, what to do). The first pattern that matches wins, so
+# the more specific come first. tests/test_robustness.py provokes each one from a real mistake.
+KNOWN_ERRORS = (
+    (r"No gradients provided for any variable",
+     "the loss does not depend on the variables as the tape saw it: the forward pass ran before "
+     "or outside the `with tf.GradientTape() as tape:` block, or the loss went through NumPy "
+     "(.numpy(), np.* functions), which the tape cannot follow",
+     "compute the predictions and the loss inside the `with` block, with TensorFlow operations"),
+    (r"non-persistent GradientTape can only be used to compute one set of gradients",
+     "tape.gradient was called twice on one tape",
+     "get every gradient from one call (tape.gradient(loss, [v1, v2, ...])), or use one tape per "
+     "loss (two `with` blocks, or tf.GradientTape(persistent=True))"),
+    (r"optimizer can only be called for the variables it was originally built with",
+     "one optimizer is applied to two different sets of variables (for example a generator's and "
+     "a discriminator's)",
+     "give each model its own optimizer"),
+    (r"only supports singleton tf\.Variables created on the first call",
+     "a variable is created inside a tf.function (a tf.Variable, a layer, a model or an optimizer "
+     "made in the step)",
+     "create variables, layers, models and optimizers once, outside the function that trains"),
+    (r"has no attribute 'numpy'|numpy\(\) is only available when eager execution",
+     ".numpy() called inside a tf.function, where a tensor has no value yet",
+     "keep the computation in TensorFlow operations inside the step; call .numpy() on what the "
+     "step returns"),
+    (r"does not support item assignment",
+     "a tensor is assigned into (t[i] = ...), but tensors cannot be changed",
+     "build a new tensor (tf.where, tf.concat, tf.one_hot, tf.tensor_scatter_nd_update) or keep "
+     "the values in a tf.Variable and use .assign"),
+    (r"label value of -?\d+ which is outside the valid range|indices\[[\d,]+\] = -?\d+ is not in "
+     r"\[0, \d+\)",
+     "a label or an index is not a class number from 0 to (number of classes - 1) (or a row "
+     "number of the table it picks from)",
+     "the output layer needs one unit per class, and labels 0, 1, ...; check the labels' values "
+     "(or the indices) against the output size"),
+    (r"Arguments `target` and `output` must have the same (rank|shape)|labels\.shape\.rank` must "
+     r"equal|logits and labels must (be broadcastable|have the same)",
+     "labels and predictions do not have matching forms: class numbers, shape (n,), go with a "
+     "sparse cross-entropy; one-hot rows, shape (n, classes), with a categorical one",
+     "print the labels' and the logits' shapes and pick the loss that fits them"),
+    (r"expected min_ndim=4, found ndim=3|expected ndim=4, found ndim=3",
+     "a convolution layer got images without their channel axis",
+     "images for Conv2D are (batch, height, width, channels): reshape to (-1, 28, 28, 1)"),
+    (r"Expected shape \(None, \d+\), but input has incompatible shape",
+     "the model's input shape does not match the data it is given (images not flattened, or the "
+     "other way round)",
+     "compare the data's shape with the model's Input shape"),
+    (r"was expected to be a \w+ tensor but is a \w+ tensor|Cannot convert .* to EagerTensor of "
+     r"dtype",
+     "two tensors of different types meet in one operation (NumPy makes float64 by default, "
+     "TensorFlow's weights are float32; integers and floats do not mix either)",
+     "convert with tf.cast(x, tf.float32), or make the arrays with dtype=np.float32"),
+    (r"Matrix size-incompatible|Incompatible shapes|Dimensions must be equal|required broadcastable",
+     "two tensors' shapes do not fit together in one operation",
+     "print the operands' shapes on the line shown; a weight matrix the wrong way round, a "
+     "missing reshape, or a batch of another size are the usual reasons"),
+)
+
+
+def likely_cause(error: BaseException) -> tuple[str, str] | None:
+    """``(cause, what to do)`` for an error in :data:`KNOWN_ERRORS`, or None."""
+    message = str(error)
+    for pattern, cause, fix in KNOWN_ERRORS:
+        if re.search(pattern, message):
+            return cause, fix
+    return None
 
 
 def _in_file(filename: str, path: pathlib.Path) -> bool:

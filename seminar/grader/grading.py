@@ -213,8 +213,7 @@ def run_after(grading: Grading, context: Context) -> list[Finding]:
 def measure(grading: Grading, context: Context) -> dict[str, float]:
     """Every check's metric, measured by its ``measure_METRIC`` from main()'s evidence."""
     if not isinstance(context.metrics, dict):
-        raise TypeError(f"main() must return a dict of metrics, got "
-                        f"{type(context.metrics).__name__}")
+        raise EvidenceError(f"it returned {type(context.metrics).__name__}, not a dict of metrics")
     return {check.metric: float(grading.measures[check.metric](context))
             for check in context.exercise.checks}
 

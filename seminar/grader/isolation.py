@@ -10,6 +10,12 @@ infinite loop there ends only the child. The parent (``python -m seminar check``
 - a report of an error: the TODO not filled in, the student's traceback, a dataset missing;
 - a report of metrics: the parent compares them with the manifest's thresholds itself.
 
+Before the student's code runs, the child prepares what the exercise needs (its manifest entry's
+``needs``: data, the digit judge, the pretrained network), saying so as it happens; that time is
+not counted against the check's time limit. When the child has ended, every process it started is
+ended too (:func:`_end_leftovers`), so nothing the checked code left behind outlives the verdict or
+writes after it.
+
 The child is ``python -m seminar.grader.isolation SPEC.json``.
 """
 
@@ -32,6 +38,7 @@ from seminar.manifest import Exercise, load
 # The stages the child reports, in order; the last one reached says where it stopped.
 STAGE_STARTED = "started"
 STAGE_TENSORFLOW = "loading TensorFlow"
+STAGE_PREPARING = "preparing data and models"  # not counted in the time limit
 STAGE_RUNNING = "running main()"
 STAGE_DONE = "done"
 
@@ -72,24 +79,115 @@ def run(exercise: Exercise, path: pathlib.Path, *, seed: int | None = None, full
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         sys.stdout.flush()
         started = time.perf_counter()
+        _become_subreaper()
+        before = _children()
         child = subprocess.Popen([sys.executable, "-m", "seminar.grader.isolation", str(spec_path)],
                                  start_new_session=not pdb)  # own group: a timeout kills it all
-        limit = None if pdb else time_limit
         try:
-            returncode = child.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            _kill(child)
-            return Outcome("timeout", message=(
-                f"Stopped after {limit:.0f} s: a check of {exercise.id} may take at most that "
-                f"long (a few times the solution's measured time). An endless loop, or a step "
-                f"much slower than it should be? Look for a loop whose condition never changes. "
-                f"Give it longer with --time-limit SECONDS."), wall_seconds=time.perf_counter() - started)
+            returncode, prepared = _wait(child, report_path, None if pdb else time_limit)
         except BaseException:  # Ctrl-C in the parent: stop the child too
             _kill(child)
             raise
+        finally:
+            _end_leftovers(child, before)  # whatever the checked code started ends with its check
         wall = time.perf_counter() - started
+        if returncode is None:
+            return Outcome("timeout", message=(
+                f"Stopped after {time_limit:.0f} s: a check of {exercise.id} may take at most that "
+                f"long (a few times the solution's measured time; preparing its data and models "
+                f"is not counted). An endless loop, or a step much slower than it should be? Look "
+                f"for a loop whose condition never changes. Give it longer with --time-limit "
+                f"SECONDS."), wall_seconds=wall)
         report = _read(report_path)
-        return _outcome(exercise, report, returncode, full, wall, scratch / "tensorflow.log")
+        outcome = _outcome(exercise, report, returncode, full, wall, scratch / "tensorflow.log")
+        outcome.prepare_seconds = prepared
+        return outcome
+
+
+POLL_SECONDS = 0.2
+PREPARE_LIMIT = 3600.0  # preparing (downloads bounded in seconds, a model trained once) stops here
+
+
+def _wait(child: subprocess.Popen, report_path: pathlib.Path, limit: float | None):
+    """Wait for the child; return ``(its exit status, seconds spent preparing)``, or ``(None, ...)``
+    after killing it at the time limit. The time the child spends in :data:`STAGE_PREPARING`
+    (fetching data, training the judge once) is not counted against the limit: it is not the
+    student's code."""
+    prepared, last = 0.0, time.perf_counter()
+    deadline = None if limit is None else last + limit
+    while True:
+        try:
+            return child.wait(timeout=POLL_SECONDS), prepared
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.perf_counter()
+        if _read(report_path).get("stage") == STAGE_PREPARING:
+            prepared += now - last
+            if deadline is not None:
+                deadline += now - last
+            if prepared > PREPARE_LIMIT:
+                _kill(child)
+                return None, prepared
+        last = now
+        if deadline is not None and now > deadline:
+            _kill(child)
+            return None, prepared
+
+
+def _become_subreaper() -> None:
+    """On Linux, make this process the one that inherits the orphans of its descendants (instead of
+    init), so that a process the checked code started in a session of its own (``setsid``) can
+    still be found and ended with the check. Elsewhere, the process group is all there is."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _children() -> set[int]:
+    """The process ids whose parent is this process (Linux's /proc; empty elsewhere)."""
+    own, found = os.getpid(), set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 1 and int(fields[1]) == own:
+            found.add(int(entry))
+    return found
+
+
+def _end_leftovers(child: subprocess.Popen, before: set[int]) -> None:
+    """Kill every process the check started that is still there once its child process has ended:
+    its process group, and the orphans re-parented to this process (see :func:`_become_subreaper`),
+    round after round, since killing one orphans its own children."""
+    if child.poll() is None:
+        _kill(child)
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # the group is empty (the usual case), or no process groups here
+    for _ in range(100):
+        leftovers = _children() - before - {child.pid}
+        if not leftovers:
+            return
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ChildProcessError, ProcessLookupError, PermissionError):
+                pass
 
 
 def _kill(child: subprocess.Popen) -> None:
@@ -130,6 +228,12 @@ def _outcome(exercise: Exercise, report: dict, returncode: int, full: bool, wall
         message += ("\nCheck that `python -c \"import tensorflow\"` works in this environment "
                     "(see the README's set-up).")
         return Outcome("tensorflow", message=message, wall_seconds=wall)
+    if stage == STAGE_PREPARING:  # before any of the student's code ran
+        return Outcome("dataset", message=(
+            f"The check stopped while preparing what {exercise.id} needs (its data and models): "
+            f"the process {how}; what it printed is above. Run python -m seminar prepare "
+            f"{exercise.id} to see it again, and the data page (docs/data.md) for the ways to "
+            f"provide the data."), wall_seconds=wall)
     if returncode < 0:
         return Outcome("crash", message=f"The Python process running your code {how}"
                        + (f": {meaning}." if meaning else "."), wall_seconds=wall)
@@ -196,9 +300,16 @@ def child_main(spec_path: str) -> int:
                         "message": f"TensorFlow failed to load: {error}\n{log[-3000:]}".strip()})
         return 0
     from datasets import DatasetUnavailable
+    from seminar import prepare
 
     exercise = load().get(spec["exercise"])
     path = pathlib.Path(spec["path"])
+    _write(report, {"stage": STAGE_PREPARING})
+    try:  # data and models fetched or trained once: said as it happens, not counted in the limit
+        prepare.ensure(exercise.needs, say=lambda line: print(line, flush=True), brief=True)
+    except DatasetUnavailable as error:
+        _write(report, {"stage": STAGE_DONE, "kind": "dataset", "message": str(error)})
+        return 0
     _write(report, {"stage": STAGE_RUNNING})
     started = time.perf_counter()
     try:

@@ -12,6 +12,7 @@
 
 For instructors and maintainers:
 
+    prepare [ID...]    before the day: fetch the data, train the judge and the pretrained network
     new CHAPTER/NAME   the files of a new exercise, from a working template (--like OTHER/ID)
     verify ID          every rule an exercise must follow, as a checklist (--run: its checks too)
     build              regenerate the skeletons and the documentation's generated parts
@@ -47,8 +48,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     record = progress.read_progress()
     rows = {}  # exercise id -> (mark, state shown)
     for exercise in manifest.exercises:
-        state = progress.status_of(exercise, record)
-        if progress.changed_since_check(exercise, record):  # saved since: the verdict is stale
+        state, changed = progress.verdict(exercise, record)  # by the file's bytes, not its times
+        if changed:  # saved since: the verdict is stale
             rows[exercise.id] = ("[~]", f"changed since its {state} check")
         else:
             rows[exercise.id] = ({"passing": "[x]", "failing": "[!]"}.get(state, "[ ]"), state)
@@ -416,25 +417,86 @@ def cmd_seeds(args: argparse.Namespace) -> int:
 
 
 
+def _current_bytes(target: pathlib.Path) -> bytes | None:
+    """The bytes of a skeleton file, None when there is none; OSError (NotARegularFile for a named
+    pipe, never opened) when it cannot be read."""
+    from datasets import open_regular
+
+    try:
+        with open_regular(target, "the skeleton") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def _built_from_committed(exercise: Exercise, current: bytes) -> bool:
+    """Whether ``current`` is the skeleton of the solution as committed (git's HEAD): a skeleton
+    made stale by a change to the solution, which no one edited since it was generated."""
+    committed = committed_text(exercise.solution_path)
+    if committed is None:
+        return False
+    try:
+        return _same_text(current, skeleton.build(committed, exercise.id, exercise.solution))
+    except MarkerError:  # a commit from before the solution had its markers
+        return False
+
+
 def cmd_build(args: argparse.Namespace) -> int:
+    """Regenerate the skeletons (and the generated docs). A skeleton file is replaced only when it
+    is missing, or when its content is the skeleton of the solution as it is or as committed (a
+    maintainer changed the solution): never a file edited since it was generated, unless its id is
+    named with --force, and then a byte-for-byte backup is kept first, as ``reset`` keeps one."""
+    from datasets import NotARegularFile
+
+    if getattr(args, "force", False) and not args.ids:
+        print("error: --force replaces only the skeletons named: give their IDs, e.g. python -m "
+              "seminar build sgd/linear_regression --force (each edited file is first kept as "
+              "NAME_exo.py.bak-DATE)", file=sys.stderr)
+        return 2
     manifest = load()
     exercises = [manifest.get(i) for i in args.ids] if args.ids else list(manifest.exercises)
     stale, refused = [], []
     for exercise in exercises:
-        wanted = skeleton.build(exercise.solution_path.read_text(encoding="utf-8"), exercise.id,
-                                exercise.solution)
+        try:
+            wanted = skeleton.build(exercise.solution_path.read_text(encoding="utf-8"), exercise.id,
+                                    exercise.solution)
+        except (OSError, UnicodeDecodeError) as error:
+            reason = _reason(error) if isinstance(error, OSError) else "not UTF-8"
+            refused.append(f"{exercise.exercise}: cannot read {exercise.solution} ({reason}), from "
+                           f"which it is made")
+            continue
         target = exercise.exercise_path
-        current = target.read_text(encoding="utf-8") if target.exists() else None
-        if current == wanted:
+        try:
+            current = _current_bytes(target)
+        except NotARegularFile as error:  # a named pipe or a folder: never opened, never replaced
+            refused.append(f"{exercise.exercise} is {error.kind}, not a regular file: remove it, "
+                           f"then build again")
+            continue
+        except OSError as error:
+            refused.append(f"{exercise.exercise} cannot be read ({_reason(error)}): make it "
+                           f"readable, then build again")
+            continue
+        if current is not None and _same_text(current, wanted):
             continue
         stale.append(exercise.exercise)
         if args.check:
             continue
-        # Never overwrite a student's work: only a file that is missing, or unchanged since it was
-        # committed, may be regenerated (unless --force).
-        if current is not None and current != committed_text(target) and not args.force:
-            refused.append(exercise.exercise)
+        edited = current is not None and not _built_from_committed(exercise, current)
+        if edited and not getattr(args, "force", False):
+            refused.append(f"{exercise.exercise} differs from the skeleton of its solution, as "
+                           f"committed and as it is now (edited since it was generated?). To keep "
+                           f"it, leave it as it is; to replace it, keeping it first as "
+                           f"{target.name}.bak-DATE: python -m seminar build {exercise.id} --force")
             continue
+        if edited:
+            try:
+                backup = _keep_backup(target, current)
+            except OSError as error:
+                refused.append(f"{exercise.exercise}: cannot write a backup of it in "
+                               f"{shown_path(target.parent)} ({_reason(error)}), so it is not "
+                               f"replaced")
+                continue
+            print(f"{exercise.exercise}: the edited file is kept as {shown_path(backup)}")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(wanted, encoding="utf-8")
         print(f"wrote {exercise.exercise}")
@@ -454,12 +516,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.check:
         for name in stale + doc_parts:
             print(f"out of date: {name} (run: python -m seminar build)")
-        return 1 if stale or doc_parts or missing else 0
+        for reason in refused:
+            print(f"cannot check: {reason}")
+        return 1 if stale or doc_parts or missing or refused else 0
     for part in doc_parts:
         print(f"wrote {part}")
-    for name in refused:
-        print(f"left alone: {name} has changes that are not committed (your work?); "
-              f"commit or move them, or pass --force to overwrite")
+    for reason in refused:
+        print(f"left alone: {reason}")
     return 1 if refused or missing else 0
 
 
@@ -524,6 +587,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     from seminar import kaggle
 
     return kaggle.score_command(args.file, args.labels)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Make ready, before the day, what the exercises need: data and the models trained for them."""
+    from seminar import prepare
+
+    return prepare.main(args.ids, say=lambda line: print(line, flush=True))
 
 
 # ---------------------------------------------------------------- entry point
@@ -600,7 +670,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("ids", nargs="*", help="only these skeletons (the README is always brought up to date)")
     build.add_argument("--check", action="store_true",
                        help="only report skeletons and README parts that are out of date (exit 1)")
-    build.add_argument("--force", action="store_true", help="overwrite skeletons with uncommitted changes")
+    build.add_argument("--force", action="store_true",
+                       help="replace the skeletons named even if edited since they were generated "
+                            "(each edited file first kept as NAME_exo.py.bak-DATE)")
     build.set_defaults(func=cmd_build)
 
     curves = commands.add_parser("curves", help="keep the solutions' training loss curves in "
@@ -632,6 +704,12 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--labels", type=pathlib.Path, default=None, metavar="CSV",
                        help="score against this id,label file (a competition of your own images)")
     score.set_defaults(func=cmd_score)
+
+    prepare = commands.add_parser("prepare", help="before the day: fetch the data and train the "
+                                                  "models the checks need (judge, pretrained "
+                                                  "network), with progress")
+    prepare.add_argument("ids", nargs="*", help="exercises (default: all)")
+    prepare.set_defaults(func=cmd_prepare)
     return parser
 
 

@@ -85,7 +85,8 @@ def inception_module(x, filters: tuple):
 
 
 def build_deeper() -> keras.Model:
-    """Images (batch, 28, 28, 1), pixels / 255 -> logits (batch, 10):
+    """Images (batch, 28, 28, 1) with pixels already in [0, 1] (divided by 255 when the data is
+    loaded, not by the model) -> logits (batch, 10):
 
     stem: conv_block STEM_FILTERS[0] 3x3 -> max pool 2x2 -> conv_block STEM_FILTERS[1] 3x3 -> max
     pool 2x2 (7x7x32) -> inception_module INCEPTION_1 (7x7x88) -> inception_module INCEPTION_2
