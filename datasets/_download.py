@@ -126,6 +126,23 @@ def open_regular(path: pathlib.Path | str, what: str):
         raise
 
 
+def read_given_file(path: pathlib.Path | str, give: str, error: type[Exception]) -> bytes:
+    """The bytes of a file the user named (a corpus, a submission); ``error`` with one sentence
+    saying to ``give`` the right file when there is no such file, when it is not a regular file (a
+    named pipe would block the reader for ever: it is refused before it is opened) or when it
+    cannot be read."""
+    path = pathlib.Path(path)
+    try:
+        with open_regular(path, "the file") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except NotARegularFile as problem:
+        raise error(f"{path} is {problem.kind}, not a regular file; give {give}") from None
+    except OSError as problem:
+        raise error(f"{path} cannot be read ({problem.strerror or problem})") from None
+
+
 def cache_dir() -> pathlib.Path:
     """``$SEMINAR_CACHE_DIR``, else ``$XDG_CACHE_HOME/tf-seminar``, else ``~/.cache/tf-seminar``."""
     if os.environ.get(CACHE_VARIABLE):

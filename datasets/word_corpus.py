@@ -29,7 +29,7 @@ import re
 
 import numpy as np
 
-from datasets._download import NotARegularFile, open_regular
+from datasets._download import read_given_file
 
 # ------------------------------------------------------------------------------ the planted words
 
@@ -201,15 +201,7 @@ def _read(path: pathlib.Path, give: str) -> str:
     named pipe would block the reader for ever: it is refused before it is opened), when it cannot
     be read, or when it holds NUL bytes (a binary file, or UTF-16 text)."""
     path = pathlib.Path(path)
-    try:
-        with open_regular(path, "the file") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise TextFileError(f"{path}: no such file") from None
-    except NotARegularFile as error:
-        raise TextFileError(f"{path} is {error.kind}, not a regular file; give {give}") from None
-    except OSError as error:
-        raise TextFileError(f"{path} cannot be read ({error.strerror or error})") from None
+    data = read_given_file(path, give, TextFileError)
     if b"\0" in data:
         raise TextFileError(f"{path} is not a text file (it holds NUL bytes); give {give}")
     return data.decode("utf-8-sig", errors="replace")

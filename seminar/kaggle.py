@@ -124,17 +124,9 @@ def _read_bytes(path: pathlib.Path, give: str, unreadable=UnreadableFile) -> byt
     """The bytes of the file ``path``; ``unreadable`` (saying to ``give`` the right file) when it is
     missing, not a regular file (a named pipe would block the reader for ever: it is refused before
     it is opened) or cannot be read."""
-    from datasets import NotARegularFile, open_regular
+    from datasets._download import read_given_file
 
-    try:
-        with open_regular(path, "the file") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise unreadable(f"{path}: no such file") from None
-    except NotARegularFile as problem:
-        raise unreadable(f"{path} is {problem.kind}, not a regular file; give {give}") from None
-    except OSError as problem:
-        raise unreadable(f"{path} cannot be read ({problem.strerror or problem})") from None
+    return read_given_file(path, give, unreadable)
 
 
 def _csv_rows(data: bytes, holds: str) -> list[tuple[int, list[str]]]:

@@ -20,6 +20,7 @@ if str(REPO_ROOT) not in sys.path:  # the suite also works without the editable 
 import seminar  # noqa: E402,F401
 import pytest  # noqa: E402
 
+from datasets import _download  # noqa: E402
 from seminar import manifest  # noqa: E402
 from seminar.grader import checker  # noqa: E402
 
@@ -80,3 +81,12 @@ def repository_copy(parent: pathlib.Path) -> pathlib.Path:
     git(copy, "add", "-A")
     git(copy, "commit", "-q", "-m", "seminar")
     return copy
+
+
+@pytest.fixture
+def folders(tmp_path, monkeypatch):
+    """(test_datasets, test_data_faults) An empty cache and no data folder, whatever the machine's environment says."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(_download.CACHE_VARIABLE, str(cache))
+    monkeypatch.delenv(_download.DATA_VARIABLE, raising=False)
+    return cache

@@ -30,15 +30,6 @@ REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
 FIFO_SKIP = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (POSIX)")
 
 
-@pytest.fixture
-def folders(tmp_path, monkeypatch):
-    """An empty cache and no data folder, whatever the machine's environment says."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv(_download.CACHE_VARIABLE, str(cache))
-    monkeypatch.delenv(_download.DATA_VARIABLE, raising=False)
-    return cache
-
-
 # ------------------------------------------------------------------ a network that never answers
 
 

@@ -28,15 +28,6 @@ GOOD = b"the right content\n" * 1000
 GOOD_SHA = hashlib.sha256(GOOD).hexdigest()
 
 
-@pytest.fixture
-def folders(tmp_path, monkeypatch):
-    """An empty cache and no data folder, whatever the machine's environment says."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv(_download.CACHE_VARIABLE, str(cache))
-    monkeypatch.delenv(_download.DATA_VARIABLE, raising=False)
-    return cache
-
-
 def local_source(tmp_path, content=GOOD, name="source.bin", delay=0.0):
     """A RemoteFile whose fetch goes through the real download code with a file:// URL."""
     origin = tmp_path / name
