@@ -198,3 +198,42 @@ def test_an_exercise_file_runs_without_tensorflow_noise_and_clean_help(repo):
     assert result.returncode == 0, result.stderr
     assert "absl::InitializeLog" not in result.stderr and "oneDNN" not in result.stderr
     assert "(default: None)" not in result.stdout and "(default 10, 1 with --fast)" in " ".join(result.stdout.split())
+
+
+@pytest.mark.slow
+def test_watch_runs_each_check_in_a_standby_process_and_leaves_none(tmp_path, monkeypatch, capsys):
+    """watch keeps a child waiting with TensorFlow loaded; each check uses one (a fresh process per
+    check, as check gives), and none is left when watch ends."""
+    from seminar.grader import isolation
+
+    monkeypatch.setattr(saved_progress, "PROGRESS_PATH", tmp_path / "progress.json")
+    original = manifest.load().get(EXERCISE)
+    copy = tmp_path / original.exercise_path.name
+    solution = original.solution_path.read_text()
+    copy.write_text(solution)
+    started, used = [], []
+    real_standby = isolation.Standby
+
+    class Recorded(real_standby):
+        def __init__(self, exercise):
+            super().__init__(exercise)
+            started.append(self)
+
+        def take(self, spec_path):
+            taken = super().take(spec_path)
+            used.append(taken is not None)
+            return taken
+
+    monkeypatch.setattr(isolation, "Standby", Recorded)
+
+    def save_a_bug(seconds):  # the student saves a wrong greeting while watch waits
+        copy.write_text(solution.replace('return tf.constant("Hello, TensorFlow!")',
+                                         'return tf.constant("Hello!")', 1))
+
+    status = cli.watch(original, path=copy, max_runs=2, sleep=save_a_bug)
+    out = capsys.readouterr().out
+    assert status == 1 and f"PASS {EXERCISE}" in out and f"FAIL {EXERCISE}" in out
+    assert "greeting" in out  # the probe's finding, from the second standby
+    assert used == [True, True] and len(started) == 3  # the third waited for a save that never came
+    assert all(s.process.poll() is not None for s in started)
+    assert not any(s.folder.exists() for s in started)

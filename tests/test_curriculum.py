@@ -115,3 +115,25 @@ def test_unfilled_todo_inside_a_tf_function_is_still_recognised():
         train_step(tf.constant(1.0))
     assert checker.is_unfilled_todo(raised.value)
     assert checker.todo_text(raised.value) == "TODO in train_step(): Compute the loss. (for a hint: ...)"
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_probes_call_every_function_that_has_a_todo(exercise_id, tmp_path):
+    """What lets `check` answer "Not done yet" from the file's text alone, without TensorFlow
+    (checker.verdict_from_text): a file whose TODO still raises cannot pass, because the probes
+    call every function that has a TODO. Each TODO in turn is left open in the solution."""
+    from seminar.grader import grading
+
+    exercise = by_id(exercise_id)
+    solution = exercise.solution_path.read_text(encoding="utf-8")
+    lines = solution.splitlines(keepends=True)
+    for block in markers.blocks(solution):
+        raise_line = (f'{block.indent}raise NotImplementedError('
+                      f'"{markers.todo_message(block.function, exercise.id)}")\n')
+        path = tmp_path / f"{block.function}_open.py"
+        path.write_text("".join(lines[:block.begin] + [raise_line] + lines[block.end + 1:]),
+                        encoding="utf-8")
+        module = checker.load_module(path)
+        with pytest.raises(NotImplementedError, match=f"TODO in {block.function}"):
+            grading.run_probes(grading.load(exercise),
+                               grading.Context(exercise, module, exercise.test_seed, False))

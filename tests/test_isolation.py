@@ -9,7 +9,7 @@ import pytest
 
 from helpers import grading_of, measure
 from seminar import manifest
-from seminar.grader import checker, isolation
+from seminar.grader import checker, isolation, markers
 from seminar.grader.grading import EvidenceError
 from seminar.tools import cli
 
@@ -164,3 +164,45 @@ def test_tensorflow_notices_reach_the_terminal_when_asked_for(tmp_path, capfd):
         outcome = isolation.run(HELLO, HELLO.solution_path, output_dir=tmp_path, time_limit=60)
     assert outcome.kind == "tensorflow" and "no tensorflow here" in outcome.message
     assert "notice from tensorflow" in capfd.readouterr().err
+
+
+# ---------------------------------------------------------------- verdicts known from the file
+
+
+WORD2VEC = COURSE.get("rnn/word2vec")
+
+
+def test_an_open_todo_is_answered_from_the_file_with_the_childs_message(tmp_path):
+    """The untouched skeleton: the same message the check in a child process gives, without
+    starting one (no TensorFlow)."""
+    fast = checker.verdict_from_text(WORD2VEC, WORD2VEC.exercise_path)
+    assert fast.kind == "todo" and not fast.passed
+    with pytest.raises(NotImplementedError) as raised:
+        checker.run_checks(WORD2VEC, WORD2VEC.exercise_path, output_dir=tmp_path, quiet=True)
+    assert fast.message == checker.todo_report(raised.value, WORD2VEC.exercise_path)
+    assert fast.message.startswith("skipgram_pairs(), line ")
+
+
+def test_a_syntax_error_is_answered_from_the_file(tmp_path):
+    path = tmp_path / "student.py"
+    path.write_text(HELLO.exercise_path.read_text().replace("def main(", "def main(:", 1))
+    outcome = isolation.run(HELLO, path, output_dir=tmp_path, time_limit=60)
+    assert outcome.kind == "error" and outcome.wall_seconds == 0.0  # no child process started
+    assert outcome.traceback.startswith("In your file student.py, line ")
+
+
+@pytest.mark.parametrize("where, code", [
+    (0, "return []"),  # code above the TODO that returns: the raise below is never reached
+    (1, "pairs = []"),  # code between the TODO's comment and its raise: the text cannot tell
+])
+def test_a_todo_that_may_not_raise_is_left_to_the_check(tmp_path, where, code):
+    """Every TODO of the skeleton edited so: the file alone does not show a raise certain to run."""
+    lines = WORD2VEC.exercise_path.read_text().splitlines(keepends=True)
+    for todo in reversed(markers.todos("".join(lines))):
+        first = todo.line - 1
+        indent = lines[first][:len(lines[first]) - len(lines[first].lstrip())]
+        at = first if where == 0 else first + len(todo.comment)
+        lines[at:at] = [indent + code + "\n"]
+    path = tmp_path / "student.py"
+    path.write_text("".join(lines))
+    assert checker.verdict_from_text(WORD2VEC, path) is None

@@ -10,6 +10,7 @@ directly. Both give an :class:`Outcome`.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib.util
 import linecache
@@ -243,6 +244,58 @@ def required_curve(exercise: Exercise, metrics) -> list[float] | None:
 
 
 # ---------------------------------------------------------------------------- the student's errors
+
+
+def verdict_from_text(exercise: Exercise, path: pathlib.Path) -> Outcome | None:
+    """The verdict when the file's text alone decides it, without TensorFlow; None otherwise.
+
+    Two cases, each giving the message a full check would give: the file does not parse (the
+    check would stop at the same ``SyntaxError`` on import), or its first open TODO (the
+    skeleton's ``raise`` right under the TODO comment) is certain to raise when its function runs,
+    since the raise stands in the function's own body with no ``return`` or ``raise`` before it.
+    The probes call every function that has a TODO (``tests/test_curriculum.py`` checks it for
+    every TODO of every exercise), so such a file cannot pass."""
+    try:
+        text = pathlib.Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None  # the child process reports what is wrong with the file
+    try:
+        tree = compile(text, str(pathlib.Path(path).resolve()), "exec", ast.PyCF_ONLY_AST)
+    except SyntaxError as error:
+        return Outcome("error", message=f"{type(error).__name__}: {error}",
+                       traceback=student_traceback(error, path))
+    except ValueError:  # a NUL byte: Python's import says the same
+        return None
+    todo = markers.first_open(text)
+    if todo is None or not _raises_at(tree, todo.function, todo.line + len(todo.comment)):
+        return None
+    return Outcome("todo", message=todo_report(NotImplementedError(), path))
+
+
+def _raises_at(tree: ast.AST, function: str, line: int) -> bool:
+    """Whether the ``raise`` on ``line`` stands directly in the body of a function named
+    ``function`` with no statement before it that could leave the function (a ``return``, a
+    ``raise``, a ``yield``, at any depth outside nested definitions)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
+            for statement in node.body:
+                if isinstance(statement, ast.Raise) and statement.lineno == line:
+                    return True
+                if _may_leave(statement):
+                    break
+    return False
+
+
+def _may_leave(statement: ast.stmt) -> bool:
+    leaving = (ast.Return, ast.Raise, ast.Yield, ast.YieldFrom, ast.Await)
+    nested = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+    stack = [statement]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, leaving):
+            return True
+        stack.extend(child for child in ast.iter_child_nodes(node) if not isinstance(child, nested))
+    return False
 
 
 def is_unfilled_todo(error: BaseException) -> bool:

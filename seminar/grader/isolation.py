@@ -16,14 +16,18 @@ not counted against the check's time limit. When the child has ended, every proc
 ended too (:func:`_end_leftovers`), so nothing the checked code left behind outlives the verdict or
 writes after it.
 
-The child is ``python -m seminar.grader.isolation SPEC.json``.
+The child is ``python -m seminar.grader.isolation SPEC.json``, or a :class:`Standby` started ahead
+(``--standby FOLDER ID``: TensorFlow imported, then waiting for the spec's path on its input), which
+``watch`` keeps ready; either way one process runs one check.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,13 +65,19 @@ _SIGNAL_MEANING = {
 
 def run(exercise: Exercise, path: pathlib.Path, *, seed: int | None = None, full: bool = False,
         output_dir: pathlib.Path | None = None, quiet: bool = True, time_limit: float | None = None,
-        pdb: bool = False, extra_args: tuple[str, ...] = ()) -> Outcome:
+        pdb: bool = False, extra_args: tuple[str, ...] = (), standby: "Standby | None" = None) -> Outcome:
     """Check ``path`` against ``exercise`` in a child process and return the :class:`Outcome`.
 
     The child's output goes straight to this process's standard output (progress lines); its
     standard input is this terminal's, so ``pdb`` can open a debugger there (then no time limit).
+    A :class:`Standby` given (``watch`` keeps one) runs the check if it is still waiting, which
+    saves the child's start and TensorFlow's import; otherwise a child is started as usual.
     """
     seed = exercise.test_seed if seed is None else seed
+    known = None if pdb else checker.verdict_from_text(exercise, path)
+    if known is not None:  # an open TODO or a syntax error: no need to start TensorFlow
+        known.wall_seconds = 0.0
+        return known
     with tempfile.TemporaryDirectory(prefix="seminar-isolated-") as scratch:
         scratch = pathlib.Path(scratch)
         report_path = scratch / "report.json"
@@ -81,8 +91,10 @@ def run(exercise: Exercise, path: pathlib.Path, *, seed: int | None = None, full
         started = time.perf_counter()
         _become_subreaper()
         before = _children()
-        child = subprocess.Popen([sys.executable, "-m", "seminar.grader.isolation", str(spec_path)],
-                                 start_new_session=not pdb)  # own group: a timeout kills it all
+        child = standby.take(spec_path) if standby is not None and not pdb else None
+        if child is None:
+            child = subprocess.Popen([sys.executable, "-m", "seminar.grader.isolation", str(spec_path)],
+                                     start_new_session=not pdb)  # own group: a timeout kills it all
         try:
             returncode, prepared = _wait(child, report_path, None if pdb else time_limit)
         except BaseException:  # Ctrl-C in the parent: stop the child too
@@ -102,6 +114,44 @@ def run(exercise: Exercise, path: pathlib.Path, *, seed: int | None = None, full
         outcome = _outcome(exercise, report, returncode, full, wall, scratch / "tensorflow.log")
         outcome.prepare_seconds = prepared
         return outcome
+
+
+class Standby:
+    """A child process started ahead of a check, waiting with TensorFlow already imported (and the
+    exercise's data loaded) for the one check it will run, so that the check's first lines come
+    without that wait. Each standby runs one check at most, like any child: a fresh process per
+    check, and every guarantee of :func:`run` unchanged. ``watch`` starts the next one as soon as
+    the last is used."""
+
+    def __init__(self, exercise: Exercise):
+        _become_subreaper()
+        self.used = False
+        self.folder = pathlib.Path(tempfile.mkdtemp(prefix="seminar-standby-"))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "seminar.grader.isolation", "--standby", str(self.folder),
+             exercise.id], stdin=subprocess.PIPE, start_new_session=True)
+
+    def take(self, spec_path: pathlib.Path) -> subprocess.Popen | None:
+        """The waiting process, handed the check's spec; None when it is no longer waiting (it
+        died loading TensorFlow, or was stopped): the caller then starts a child as usual."""
+        if self.used or self.process.poll() is not None:
+            return None
+        try:
+            self.process.stdin.write(f"{spec_path}\n".encode("utf-8"))
+            self.process.stdin.close()
+        except OSError:
+            return None
+        self.used = True
+        return self.process
+
+    def close(self) -> None:
+        """Stop the process if it still waits, and remove its folder."""
+        if not self.used and self.process.poll() is None:
+            _kill(self.process)
+        with contextlib.suppress(OSError):
+            if self.process.stdin:
+                self.process.stdin.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 POLL_SECONDS = 0.2
@@ -288,11 +338,34 @@ def _raised_by_argparse(stop: SystemExit) -> bool:
     return bool(frames) and pathlib.Path(frames[-1].filename).name == "argparse.py"
 
 
-def child_main(spec_path: str) -> int:
+def standby_main(folder: str, exercise_id: str) -> int:
+    """A :class:`Standby`: import TensorFlow and load the exercise's data now, then wait for the
+    path of a check's spec on the standard input and run that check (nothing, if the input ends)."""
+    log_path = str(pathlib.Path(folder) / "tensorflow.log")
+    error = _import_tensorflow(log_path)
+    if error is None:
+        try:  # what the check needs, loaded ahead and silently: the check says what it does
+            from seminar import prepare
+
+            prepare.ensure(load().get(exercise_id).needs, say=lambda line: None, brief=True)
+        except Exception:  # noqa: BLE001  (the check prepares again and reports any problem)
+            pass
+    spec_path = sys.stdin.readline().strip()
+    if not spec_path:
+        return 0
+    return child_main(spec_path, imported=(error, log_path))
+
+
+def child_main(spec_path: str, imported: tuple[str | None, str] | None = None) -> int:
+    """Run one check as its spec says; ``imported`` is ``(import error or None, its log)`` when a
+    standby imported TensorFlow already."""
     spec = json.loads(pathlib.Path(spec_path).read_text(encoding="utf-8"))
     report = spec["report"]
     _write(report, {"stage": STAGE_TENSORFLOW})
-    error = _import_tensorflow(spec["tensorflow_log"])
+    if imported is None:
+        error = _import_tensorflow(spec["tensorflow_log"])
+    else:
+        error, spec["tensorflow_log"] = imported
     if error is not None:
         log_path = pathlib.Path(spec["tensorflow_log"])  # absent when the notices went to the terminal
         log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
@@ -348,4 +421,6 @@ def child_main(spec_path: str) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--standby":
+        sys.exit(standby_main(sys.argv[2], sys.argv[3]))
     sys.exit(child_main(sys.argv[1]))

@@ -127,7 +127,7 @@ def report_findings(outcome: Outcome) -> None:
 
 def check_once(exercise: Exercise, path: pathlib.Path, *, seed: int | None = None,
                quiet: bool = False, pdb: bool = False, record: bool = True,
-               time_limit: float | None = None) -> int:
+               time_limit: float | None = None, standby: isolation.Standby | None = None) -> int:
     """Check one file against the exercise's thresholds in a child process (see
     :mod:`seminar.grader.isolation`); print one clear verdict; return the exit status (0 pass, 1 fail).
     ``record`` updates the student's progress file. ``time_limit`` defaults to the exercise's."""
@@ -136,7 +136,7 @@ def check_once(exercise: Exercise, path: pathlib.Path, *, seed: int | None = Non
     digest = progress.file_digest(path)  # the file as checked: saving it during the check makes it "changed"
     output_dir = _writable(runtime.default_output_dir(exercise.id))  # the plots, kept to look at
     outcome = isolation.run(exercise, path, seed=seed, quiet=quiet, pdb=pdb, time_limit=limit,
-                            output_dir=output_dir)
+                            output_dir=output_dir, standby=standby)
     report_outcome(exercise, outcome)
     if record:
         progress.record_status(exercise.id, "passing" if outcome.passed else "failing", digest=digest)
@@ -196,20 +196,26 @@ def watch(exercise: Exercise, *, path: pathlib.Path | None = None, interval: flo
     path = exercise.exercise_path if path is None else pathlib.Path(path)
     runs, status = 0, 1
     last_seen = None
+    standby = isolation.Standby(exercise)  # TensorFlow loaded before the first save
     try:
         while max_runs is None or runs < max_runs:
             stamp = _modification_time(path)
             if stamp != last_seen:
                 last_seen = stamp
                 print("\n" + "-" * 72, flush=True)
-                status = check_once(exercise, path, seed=seed)
+                status = check_once(exercise, path, seed=seed, standby=standby)
                 runs += 1
+                if standby.used:  # each check has a fresh process: the next one starts now
+                    standby.close()
+                    standby = isolation.Standby(exercise)
                 print(f"\nWatching {shown_path(path)}: save it to check again, Ctrl-C to stop.",
                       flush=True)
             else:
                 sleep(interval)
     except KeyboardInterrupt:
         print("\nStopped watching.")
+    finally:
+        standby.close()
     return status
 
 

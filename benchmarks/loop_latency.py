@@ -1,0 +1,128 @@
+"""How long a student waits for a verdict: a benchmark that prints figures, not a test.
+
+For each exercise given (default: all), three files are checked the way `check` and `watch` check
+them: the untouched skeleton, the first planted bug of its overlays that the probes catch before
+training, and the solution. For each it prints the seconds from the start to the first line, to
+the probes' verdict (the "Found before training" block, for the bug) and to the final verdict:
+
+- `check`: a new `python -m seminar`-like process per check (Python, then the checker's own child);
+- `watch`: the check that follows a save in a running `watch`, whose standby process has
+  TensorFlow loaded already (the time from the save).
+
+    python benchmarks/loop_latency.py                         # every exercise: minutes
+    python benchmarks/loop_latency.py intro/hello_world neural_nets/softmax
+    python benchmarks/loop_latency.py --no-fast sgd/linear_regression   # as before the answer from the text
+
+Run it on an otherwise idle machine and say which, with the date, beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from seminar import manifest  # noqa: E402  (after the path above)
+from seminar.tools import overlays  # noqa: E402
+
+DRIVER = """
+import pathlib, sys
+from seminar import manifest
+from seminar.grader import checker
+from seminar.tools import cli
+if {no_fast!r}:
+    checker.verdict_from_text = lambda exercise, path: None
+exercise = manifest.load().get({exercise_id!r})
+if {watch!r}:
+    import time
+    path = pathlib.Path({path!r})
+    def save(seconds):
+        time.sleep(5)  # the standby loads TensorFlow meanwhile, as while a student types
+        print("SAVED", flush=True)
+        path.touch()
+    cli.watch(exercise, path=path, max_runs=2, sleep=save)
+else:
+    cli.check_once(exercise, pathlib.Path({path!r}), record=False, quiet=True)
+"""
+
+
+def timed_lines(exercise_id: str, path: pathlib.Path, *, watch: bool, no_fast: bool) -> dict:
+    """Run one check in a fresh Python process; the seconds at which its lines appeared."""
+    code = DRIVER.format(exercise_id=exercise_id, path=str(path), watch=watch, no_fast=no_fast)
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1")
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    seen: dict[str, float] = {}
+    for line in child.stdout:
+        now = time.perf_counter() - started
+        if line.startswith("SAVED"):  # watch: time from the save, not from the start
+            started, seen = time.perf_counter(), {}
+            continue
+        seen.setdefault("first line", now)
+        if line.startswith("Found before training"):
+            seen.setdefault("probes", now)
+        if line.startswith(("PASS ", "FAIL ")):
+            seen["verdict"] = now
+            seen["passed"] = line.startswith("PASS")
+    child.wait()
+    return seen
+
+
+def probe_caught_mutant(exercise, folder: pathlib.Path) -> pathlib.Path | None:
+    """The first planted bug of the exercise whose check stops before training (probed in this
+    process, which is quicker than a check per mutant)."""
+    from seminar.grader import checker, grading
+
+    for overlay in overlays.load(exercise.id):
+        if overlay.kind != "mutant":
+            continue
+        path = overlays.write(overlay, exercise.solution_path, folder)
+        try:
+            module = checker.load_module(path)
+            found = grading.run_probes(grading.load(exercise),
+                                       grading.Context(exercise, module, exercise.test_seed, False))
+        except Exception:  # noqa: BLE001  (a mutant that raises is caught too, but not by a finding)
+            continue
+        if any(f.fatal for f in found):
+            return path
+    return None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("ids", nargs="*", help="exercises (default: all)")
+    parser.add_argument("--no-fast", action="store_true",
+                        help="no answer from the file's text (as before it existed)")
+    args = parser.parse_args(argv)
+    course = manifest.load()
+    exercises = [course.get(i) for i in args.ids] if args.ids else list(course.exercises)
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d')}")
+    print(f"{'exercise':40} {'file':9} {'how':6} {'first line':>10} {'probes':>7} {'verdict':>8}")
+    with tempfile.TemporaryDirectory() as folder:
+        for exercise in exercises:
+            mutant = probe_caught_mutant(exercise, pathlib.Path(folder))
+            files = [("skeleton", exercise.exercise_path), ("bug", mutant),
+                     ("solution", exercise.solution_path)]
+            for name, path in files:
+                if path is None:
+                    continue
+                for how in ("check", "watch"):
+                    seen = timed_lines(exercise.id, path, watch=how == "watch", no_fast=args.no_fast)
+                    cells = [f"{seen[k]:.1f}" if k in seen else "-" for k in ("first line", "probes", "verdict")]
+                    print(f"{exercise.id:40} {name:9} {how:6} {cells[0]:>10} {cells[1]:>7} {cells[2]:>8}",
+                          flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
