@@ -23,6 +23,7 @@ import pytest  # noqa: E402
 from datasets import _download  # noqa: E402
 from seminar import manifest  # noqa: E402
 from seminar.grader import checker  # noqa: E402
+from seminar.tools import progress as saved_progress  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +91,13 @@ def folders(tmp_path, monkeypatch):
     monkeypatch.setenv(_download.CACHE_VARIABLE, str(cache))
     monkeypatch.delenv(_download.DATA_VARIABLE, raising=False)
     return cache
+
+
+@pytest.fixture
+def progress_file(tmp_path, monkeypatch):
+    """(test_robustness, test_tool_inputs) The progress file moved to a scratch folder, and the
+    once-per-process warnings reset."""
+    path = tmp_path / ".seminar-progress.json"
+    monkeypatch.setattr(saved_progress, "PROGRESS_PATH", path)
+    monkeypatch.setattr(saved_progress, "_warned", set())
+    return path

@@ -38,15 +38,6 @@ def seminar(repo: pathlib.Path, *args: str, stdin=""):
                           **({"stdin": stdin} if stdin is subprocess.DEVNULL else {"input": stdin.encode()}))
 
 
-@pytest.fixture
-def progress_file(tmp_path, monkeypatch):
-    """The progress file moved to a scratch folder, and the once-per-process warnings reset."""
-    path = tmp_path / ".seminar-progress.json"
-    monkeypatch.setattr(saved_progress, "PROGRESS_PATH", path)
-    monkeypatch.setattr(saved_progress, "_warned", set())
-    return path
-
-
 def skeleton_of(exercise: manifest.Exercise) -> str:
     return skeleton.build(exercise.solution_path.read_text(encoding="utf-8"), exercise.id,
                           exercise.solution)

@@ -307,14 +307,6 @@ def test_word2vec_good_files_are_trained_on(w2v, tmp_path):
 # ---------------------------------------------------------------- the progress file
 
 
-@pytest.fixture
-def progress_file(tmp_path, monkeypatch):
-    path = tmp_path / ".seminar-progress.json"
-    monkeypatch.setattr(saved_progress, "PROGRESS_PATH", path)
-    monkeypatch.setattr(saved_progress, "_warned", set())
-    return path
-
-
 def test_a_named_pipe_as_the_progress_file_warns_once_and_is_never_written(progress_file, capsys):
     fifo(progress_file)
     with within(20):
