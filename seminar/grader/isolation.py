@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -93,8 +94,11 @@ def run(exercise: Exercise, path: pathlib.Path, *, seed: int | None = None, full
         before = _children()
         child = standby.take(spec_path) if standby is not None and not pdb else None
         if child is None:
-            child = subprocess.Popen([sys.executable, "-m", "seminar.grader.isolation", str(spec_path)],
-                                     start_new_session=not pdb)  # own group: a timeout kills it all
+            with _SPAWN_LOCK:  # started and recorded at once: see _end_leftovers
+                child = subprocess.Popen([sys.executable, "-m", "seminar.grader.isolation",
+                                          str(spec_path)],
+                                         start_new_session=not pdb)  # own group: a timeout kills it all
+                _SPAWNED.add(child.pid)
         try:
             returncode, prepared = _wait(child, report_path, None if pdb else time_limit)
         except BaseException:  # Ctrl-C in the parent: stop the child too
@@ -102,6 +106,7 @@ def run(exercise: Exercise, path: pathlib.Path, *, seed: int | None = None, full
             raise
         finally:
             _end_leftovers(child, before)  # whatever the checked code started ends with its check
+            _SPAWNED.discard(child.pid)
         wall = time.perf_counter() - started
         if returncode is None:
             return Outcome("timeout", message=(
@@ -127,9 +132,11 @@ class Standby:
         _become_subreaper()
         self.used = False
         self.folder = pathlib.Path(tempfile.mkdtemp(prefix="seminar-standby-"))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "seminar.grader.isolation", "--standby", str(self.folder),
-             exercise.id], stdin=subprocess.PIPE, start_new_session=True)
+        with _SPAWN_LOCK:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "seminar.grader.isolation", "--standby", str(self.folder),
+                 exercise.id], stdin=subprocess.PIPE, start_new_session=True)
+            _SPAWNED.add(self.process.pid)
 
     def take(self, spec_path: pathlib.Path) -> subprocess.Popen | None:
         """The waiting process, handed the check's spec; None when it is no longer waiting (it
@@ -148,6 +155,8 @@ class Standby:
         """Stop the process if it still waits, and remove its folder."""
         if not self.used and self.process.poll() is None:
             _kill(self.process)
+        if not self.used:
+            _SPAWNED.discard(self.process.pid)
         with contextlib.suppress(OSError):
             if self.process.stdin:
                 self.process.stdin.close()
@@ -218,6 +227,12 @@ def _children() -> set[int]:
     return found
 
 
+# The child processes this process started for checks (by any thread: `seeds --jobs 2` runs two
+# checks at once), which the clean-up after one check must not take for leftovers of its own.
+_SPAWNED: set[int] = set()
+_SPAWN_LOCK = threading.Lock()
+
+
 def _end_leftovers(child: subprocess.Popen, before: set[int]) -> None:
     """Kill every process the check started that is still there once its child process has ended:
     its process group, and the orphans re-parented to this process (see :func:`_become_subreaper`),
@@ -229,7 +244,8 @@ def _end_leftovers(child: subprocess.Popen, before: set[int]) -> None:
     except (OSError, AttributeError):
         pass  # the group is empty (the usual case), or no process groups here
     for _ in range(100):
-        leftovers = _children() - before - {child.pid}
+        with _SPAWN_LOCK:
+            leftovers = _children() - before - _SPAWNED - {child.pid}
         if not leftovers:
             return
         for pid in leftovers:
