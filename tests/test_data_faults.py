@@ -424,18 +424,22 @@ def test_ensure_refuses_an_unknown_need_before_doing_anything(tiny_mnist):
     assert said == [] and tiny_mnist["fetched"] == []
 
 
-def test_ensure_raises_the_data_error_when_data_cannot_be_had(folders, monkeypatch):
+@pytest.fixture
+def mnist_unreachable(folders, monkeypatch):
+    """An empty cache and MNIST's one source timing out, as in a room without network."""
     def unreachable(destination):
         raise TimeoutError("no answer from the test's network within 10 s")
 
     monkeypatch.setattr(mnist, "FILES", [_download.RemoteFile("mnist.pkl.gz", "0" * 64,
                                                               "the test's network", unreachable)])
     mnist._load_cached.cache_clear()
-    try:
-        with pytest.raises(_download.DatasetUnavailable, match="python -m datasets fetch mnist"):
-            prepare.ensure(["mnist"], say=lambda line: None)
-    finally:
-        mnist._load_cached.cache_clear()
+    yield
+    mnist._load_cached.cache_clear()
+
+
+def test_ensure_raises_the_data_error_when_data_cannot_be_had(mnist_unreachable):
+    with pytest.raises(_download.DatasetUnavailable, match="python -m datasets fetch mnist"):
+        prepare.ensure(["mnist"], say=lambda line: None)
 
 
 def test_prepare_main_readies_the_needs_of_the_exercises_given(tiny_mnist, capsys):
@@ -445,18 +449,9 @@ def test_prepare_main_readies_the_needs_of_the_exercises_given(tiny_mnist, capsy
     assert out.rstrip().splitlines()[-1].startswith("Ready: 2 of 2")
 
 
-def test_prepare_main_says_what_could_not_be_had_and_skips_what_depends_on_it(folders, monkeypatch,
+def test_prepare_main_says_what_could_not_be_had_and_skips_what_depends_on_it(mnist_unreachable,
                                                                              capsys):
-    def unreachable(destination):
-        raise TimeoutError("no answer from the test's network within 10 s")
-
-    monkeypatch.setattr(mnist, "FILES", [_download.RemoteFile("mnist.pkl.gz", "0" * 64,
-                                                              "the test's network", unreachable)])
-    mnist._load_cached.cache_clear()
-    try:
-        assert prepare.main(["autoencoders/gmmn"]) == 1
-    finally:
-        mnist._load_cached.cache_clear()
+    assert prepare.main(["autoencoders/gmmn"]) == 1
     out = capsys.readouterr().out
     assert "Could not get a verified copy of the mnist data" in out
     assert "digit judge: not prepared: it needs MNIST" in out
