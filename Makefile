@@ -30,8 +30,10 @@ demo: $(STAMP)
 full-demo: $(STAMP)
 	$(BIN)/python -m seminar demo --full
 
+# The tests spread over the cores (pytest-xdist); TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= auto
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/python -m ruff check .

@@ -12,6 +12,10 @@ the probes' verdict (the "Found before training" block, for the bug) and to the 
     python benchmarks/loop_latency.py                         # every exercise: minutes
     python benchmarks/loop_latency.py intro/hello_world neural_nets/softmax
     python benchmarks/loop_latency.py --no-fast sgd/linear_regression   # as before the answer from the text
+    python benchmarks/loop_latency.py --test-suite           # make test's wall time, its slowest tests
+
+`--test-suite` runs the README's test command (`make test`: pytest over the cores) and prints its
+wall time, the test counts and the 15 slowest tests; nothing else should run meanwhile.
 
 Run it on an otherwise idle machine and say which, with the date, beside the figures.
 """
@@ -22,6 +26,7 @@ import argparse
 import os
 import pathlib
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -97,16 +102,50 @@ def probe_caught_mutant(exercise, folder: pathlib.Path) -> pathlib.Path | None:
     return None
 
 
+def test_suite(workers: str) -> int:
+    """``make test``'s pytest, timed from outside: its wall time, counts and slowest tests."""
+    command = [sys.executable, "-m", "pytest", "-n", workers, "-p", "no:cacheprovider", "-q",
+               "--durations=15"]
+    print(f"# {machine()}\n$ {' '.join(command[1:])}", flush=True)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    lines = done.stdout.splitlines()
+    slowest = [line for line in lines if re.match(r"^\d+\.\d+s (call|setup|teardown) ", line)]
+    counts = [line for line in lines if re.search(r"\d+ (passed|failed)", line)]
+    print(f"wall time: {wall:.0f} s ({wall / 60:.1f} min), exit status {done.returncode}")
+    print("result: " + (counts[-1].strip("= ") if counts else "(no summary line)"))
+    print("the 15 slowest:")
+    for line in slowest:
+        print("  " + line)
+    return done.returncode
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (f"{model}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, "
+            f"{time.strftime('%Y-%m-%d')}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ids", nargs="*", help="exercises (default: all)")
     parser.add_argument("--no-fast", action="store_true",
                         help="no answer from the file's text (as before it existed)")
+    parser.add_argument("--test-suite", action="store_true",
+                        help="time make test's pytest instead (minutes)")
+    parser.add_argument("--workers", default="auto", help="with --test-suite: pytest -n (0: one process)")
     args = parser.parse_args(argv)
+    if args.test_suite:
+        return test_suite(args.workers)
     course = manifest.load()
     exercises = [course.get(i) for i in args.ids] if args.ids else list(course.exercises)
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d')}")
+    print(f"# {machine()}")
     print(f"{'exercise':40} {'file':9} {'how':6} {'first line':>10} {'probes':>7} {'verdict':>8}")
     with tempfile.TemporaryDirectory() as folder:
         for exercise in exercises:

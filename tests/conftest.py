@@ -1,7 +1,9 @@
 """Shared test set-up. The whole suite runs in one process: TensorFlow is imported once."""
 
+import fcntl
 import os
 import pathlib
+import pickle
 import shutil
 import subprocess
 import sys
@@ -32,24 +34,41 @@ def course() -> manifest.Manifest:
 
 
 _solution_runs: dict = {}
+_shared_runs: list[pathlib.Path] = []  # where the runs are kept for every worker of this session
 
 
 def run_solution(exercise_id: str, seed: int | None = None) -> tuple[checker.Outcome, pathlib.Path]:
-    """Run a solution's fast mode once per (exercise, seed) in this session and keep the result, so
-    that several tests can look at one training run. Returns the result and the output folder."""
+    """Run a solution's fast mode once per (exercise, seed) in this test session and keep the result,
+    so that several tests can look at one training run. Returns the result and the output folder.
+
+    With ``make test``'s workers (pytest-xdist) the run is shared by all of them: the first worker
+    to need it trains it under a file lock and keeps the outcome on disk; the others wait for it
+    and read it, so no solution is trained twice in a session."""
     exercise = manifest.load().get(exercise_id)
     seed = exercise.test_seed if seed is None else seed
     key = (exercise_id, seed)
     if key not in _solution_runs:
-        output_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"seminar-{exercise.name}-"))
-        _solution_runs[key] = (checker.run_checks(exercise, exercise.solution_path, seed=seed,
-                                                  output_dir=output_dir, quiet=True), output_dir)
+        folder = _shared_runs[0] / f"{exercise.chapter}__{exercise.name}__{seed}"
+        folder.mkdir(parents=True, exist_ok=True)
+        kept = folder / "outcome.pickle"
+        with open(folder / "lock", "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file closes
+            if kept.is_file():
+                outcome = pickle.loads(kept.read_bytes())
+            else:
+                outcome = checker.run_checks(exercise, exercise.solution_path, seed=seed,
+                                             output_dir=folder / "out", quiet=True)
+                kept.write_bytes(pickle.dumps(outcome))
+        _solution_runs[key] = (outcome, folder / "out")
     return _solution_runs[key]
 
 
 @pytest.fixture(scope="session")
-def solution_run():
+def solution_run(tmp_path_factory):
     """``solution_run(exercise_id, seed=None) -> (Outcome, output_dir)``, cached per session."""
+    if not _shared_runs:
+        base = tmp_path_factory.getbasetemp()  # pytest-N, or pytest-N/popen-gwK for a worker
+        _shared_runs.append((base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "solution-runs")
     return run_solution
 
 
@@ -64,7 +83,7 @@ def pytest_collection_modifyitems(items):
 
 # What a copy of the repository for the command-line tests leaves out.
 COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "outputs", "__pycache__", ".pytest_cache",
-                                      "*.egg-info", ".seminar-progress.json*", "*.bak-*")
+                                      "*.egg-info", ".seminar-progress.json*", ".seminar-room.json*", "*.bak-*")
 
 
 def git(repo: pathlib.Path, *args: str) -> None:

@@ -84,3 +84,70 @@ def test_a_variant_file_is_swept_under_its_own_name(tmp_path, capsys):
     assert cli.main(["seeds", "intro/hello_world", "intro/math_ops", "--file", str(variant)]) == 2
     assert cli.main(["seeds", "intro/hello_world", "--file", str(tmp_path / "missing.py")]) == 2
     assert "--file" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ the seeds on a dask cluster
+
+KILL_WORKER = """
+    import os as _os, signal as _signal, pathlib as _pathlib
+    _marker = _pathlib.Path(__file__).with_suffix(f".killed-{args.seed}")
+    if args.seed == 2 or (args.seed == 1 and not _marker.exists()):
+        _marker.touch()
+        _os.kill(_os.getppid(), _signal.SIGKILL)  # the dask worker that runs this seed dies
+        _os._exit(1)
+"""
+
+
+@pytest.mark.slow
+def test_a_dead_worker_costs_only_its_seed_which_is_tried_once_more(tmp_path, capsys):
+    """hello_world's solution, except that its run kills the dask worker running it: on seed 1 the
+    first time only (the seed runs again on a fresh worker and passes), on seed 2 every time (the
+    seed is reported after one retry)."""
+    solution = (manifest.REPO_ROOT / "solutions" / "intro" / "hello_world.py").read_text()
+    anchor = "    runtime.set_seed(args.seed)\n"
+    assert solution.count(anchor) == 1
+    killer = tmp_path / "hello_world_killer.py"
+    killer.write_text(solution.replace(anchor, anchor + KILL_WORKER))
+    table = sweep.sweep(manifest.load().get("intro/hello_world"), [1, 2], variant=killer, jobs=2)
+    out = capsys.readouterr().out
+    assert "seed 1: the worker running it died; running it once more" in out
+    assert [(r.seed, r.outcome.passed, r.outcome.kind) for r in table.rows] == [
+        (1, True, "ran"), (2, False, "lost")]
+    assert "died twice" in table.rows[1].outcome.message and "FAIL (lost)" in out
+
+
+def committed_rows(exercise, mode="fast"):
+    path = manifest.REPO_ROOT / "benchmarks" / "seeds" / f"{exercise.chapter}__{exercise.name}__{mode}.csv"
+    lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    return {row[0]: row for row in csv.reader(lines[1:])}
+
+
+@pytest.mark.slow
+def test_a_cluster_of_ones_own_gives_the_committed_table_for_the_same_seeds(tmp_path):
+    """`seeds --scheduler ADDRESS` on a cluster started apart (here a local one, as `dask scheduler`
+    and `dask worker` would be on lab machines): the CSV rows are the committed table's rows (whose
+    runs predate dask), cell for cell but the seconds. The engine changes where a seed runs, not
+    what it gives."""
+    from distributed import LocalCluster
+
+    exercise = manifest.load().get("sgd/linear_regression")
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        assert cli.main(["seeds", exercise.id, "--seeds", "0,7", "--scheduler", cluster.scheduler_address,
+                         "--csv-dir", str(tmp_path)]) == 0
+    written = (tmp_path / "sgd__linear_regression__fast.csv").read_text().splitlines()
+    lines = [line for line in written if line and not line.startswith("#")]
+    committed = committed_rows(exercise)
+    seconds = next(csv.reader(lines[:1])).index("seconds")
+    rows = list(csv.reader(lines[1:]))
+    assert [row[0] for row in rows] == ["0", "7"]
+    for row in rows:
+        expected = committed[row[0]]
+        assert row[:seconds] + row[seconds + 1:] == expected[:seconds] + expected[seconds + 1:], (row, expected)
+
+
+def test_an_unreachable_scheduler_is_a_usage_error(capsys, monkeypatch):
+    monkeypatch.setattr(sweep.Engine, "CONNECT_SECONDS", 1)
+    assert cli.main(["seeds", "intro/hello_world", "--scheduler", "tcp://127.0.0.1:9",
+                     "--seeds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler tcp://127.0.0.1:9" in err and "dask scheduler" in err

@@ -9,6 +9,8 @@
     reset ID        restore the original skeleton (asks first; your file is kept as a backup)
     seeds [ID...]   run solutions (or your file) on many seeds: a table, also written as CSV
     score FILE.csv  score a Kaggle-style submission of the deep-features competition
+    join ADDR CODE  join the instructor's room (--name NAME): each check then sends it its verdict
+    leave           leave the room: checks send nothing more
 
 For instructors and maintainers:
 
@@ -17,6 +19,7 @@ For instructors and maintainers:
     verify ID          every rule an exercise must follow, as a checklist (--run: its checks too)
     build              regenerate the skeletons and the documentation's generated parts
     curves [ID...]     keep the solutions' training loss curves (benchmarks/curves/)
+    room               open a room on the local network: every student's checks on your dashboard
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from seminar.grader import isolation
 from seminar.grader.checker import Outcome
 from seminar.grader.markers import MarkerError
 from seminar.manifest import Exercise, ManifestError, load, shown_path
-from seminar.tools import overlays, progress, skeleton, sweep
+from seminar.tools import overlays, progress, room, skeleton, sweep
 from seminar.tools.git_files import committed_text
 
 
@@ -143,6 +146,8 @@ def check_once(exercise: Exercise, path: pathlib.Path, *, seed: int | None = Non
     print(("PASS " if outcome.passed else "FAIL ") + exercise.id)
     if outcome.kind == "ran" and not outcome.passed:
         print(f"Hint: python -m seminar hint {exercise.id}")
+    if record:  # a joined room gets the record, after the verdict; no room: nothing at all
+        room.send_after_check(exercise, outcome)
     return 0 if outcome.passed else 1
 
 
@@ -401,7 +406,13 @@ def cmd_seeds(args: argparse.Namespace) -> int:
         print(f"error: --file {args.file}: no such file", file=sys.stderr)
         return 2
     failures = 0
-    with tempfile.TemporaryDirectory(prefix="seminar-variant-") as scratch:
+    with contextlib.ExitStack() as stack:
+        # A variant is written where every worker sees it: in the repository's outputs/ folder
+        # when the seeds run on other machines that share the repository.
+        shared = runtime.default_output_dir("variants") if args.scheduler else None
+        if shared is not None:
+            shared.mkdir(parents=True, exist_ok=True)
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="seminar-variant-", dir=shared))
         path, label = args.file, ""
         if args.variant is not None:
             named = [o for o in overlays.load(exercises[0].id)
@@ -413,9 +424,15 @@ def cmd_seeds(args: argparse.Namespace) -> int:
                 return 2
             path = overlays.write(named[0], exercises[0].solution_path, pathlib.Path(scratch))
             label = f"variant_{named[0].slug}"
+        try:
+            engine = stack.enter_context(sweep.Engine(args.jobs, args.scheduler))
+        except OSError as error:  # the scheduler cannot be reached (dask raises OSError, TimeoutError)
+            print(f"error: --scheduler {args.scheduler}: {error}. Is `dask scheduler` running there, "
+                  f"and its port open from this machine?", file=sys.stderr)
+            return 2
         for exercise in exercises:
-            table = sweep.sweep(exercise, seeds, full=args.full, student=args.exo, jobs=args.jobs,
-                                time_limit=args.time_limit, variant=path, label=label)
+            table = sweep.sweep(exercise, seeds, full=args.full, student=args.exo,
+                                time_limit=args.time_limit, variant=path, label=label, engine=engine)
             failures += table.failures
             csv_path = sweep.write_csv(table, args.csv_dir or sweep.default_csv_dir())
             print(f"table written to {shown_path(csv_path)}\n", flush=True)
@@ -664,7 +681,10 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--file", type=pathlib.Path, default=None, metavar="PATH",
                        help="run this file instead (another solution of the one exercise given)")
     seeds.add_argument("--jobs", type=runtime.positive_int, default=min(2, os.cpu_count() or 1),
-                       help="runs at the same time (default: 2, or 1 on a 1-core machine)")
+                       help="runs at the same time on this machine (default: 2, or 1 on a 1-core machine)")
+    seeds.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run the seeds on this dask cluster instead (e.g. tcp://lab-1:8786; its "
+                            "workers share this repository); default: a local cluster of --jobs workers")
     seeds.add_argument("--time-limit", type=runtime.positive_float, default=None, metavar="SECONDS",
                        help="stop a run after this long (default: the check's limit; none for --full)")
     seeds.add_argument("--csv-dir", type=pathlib.Path, default=None,
@@ -716,6 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "network), with progress")
     prepare.add_argument("ids", nargs="*", help="exercises (default: all)")
     prepare.set_defaults(func=cmd_prepare)
+
+    room.add_commands(commands)  # room (instructor), join and leave (students): seminar/tools/room/
     return parser
 
 

@@ -2,17 +2,21 @@
 
 The instructor's tool before a seminar (does every seed pass on this room's laptops?) and the
 developer's tool for thresholds (the worst and median seed go into the manifest's ``reference``).
-Each seed runs in its own process through :mod:`seminar.grader.isolation`, exactly as ``check`` runs it,
-at most ``jobs`` at a time (two on a 2-core machine: more only make each run slower).
+Each seed runs in its own process through :mod:`seminar.grader.isolation`, exactly as ``check`` runs it.
+The seeds are spread by dask.distributed (:class:`Engine`): by default over a local cluster of ``jobs``
+single-threaded workers (two on a 2-core machine: more only make each run slower), or over an
+instructor's cluster (``--scheduler ADDRESS``: several lab machines that share the repository). A
+worker that dies costs only the seed it was running: that seed is tried once more, then reported.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
 import csv
 import dataclasses
 import datetime
 import importlib.metadata
+import logging
 import math
 import os
 import pathlib
@@ -20,7 +24,7 @@ import platform
 import statistics
 import tempfile
 
-from seminar import runtime
+from seminar import manifest, runtime
 from seminar.grader import isolation
 from seminar.grader.checker import Outcome
 from seminar.manifest import Exercise
@@ -147,30 +151,119 @@ def summary_lines(table: Table) -> list[str]:
     return lines
 
 
+def run_seed(exercise_id: str, path: str, seed: int, full: bool, time_limit: float | None) -> dict:
+    """One seed, on a dask worker: the check in a child process of its own, as ``check`` runs it.
+    ``path`` is relative to the repository when the file is in it, so that a worker on another
+    machine sharing the repository finds it at its own checkout. Returns the outcome's report (plain
+    JSON data: the parent rebuilds the verdict from its own thresholds, as for a local child)."""
+    exercise = manifest.load().get(exercise_id)
+    file = manifest.REPO_ROOT / path
+    with tempfile.TemporaryDirectory(prefix="seminar-seeds-") as scratch:
+        outcome = isolation.run(exercise, file, seed=seed, full=full, output_dir=pathlib.Path(scratch),
+                                quiet=True, time_limit=time_limit)
+    return outcome.report()
+
+
+def _shared_path(path: pathlib.Path) -> str:
+    path = pathlib.Path(path).resolve()
+    try:
+        return str(path.relative_to(manifest.REPO_ROOT))
+    except ValueError:  # a file outside the repository: the workers must see it at the same path
+        return str(path)
+
+
+class Engine:
+    """Where the seeds run: dask.distributed, on a local cluster of ``jobs`` single-threaded worker
+    processes (started here, stopped on leaving the ``with``), or on the cluster whose scheduler is
+    at ``scheduler`` (``tcp://HOST:8786``; its workers must share this repository, at the same
+    place or as an installed checkout, and should run one thread each: ``dask worker ADDRESS
+    --nthreads 1``)."""
+
+    CONNECT_SECONDS = 10  # to reach the scheduler of --scheduler
+
+    def __init__(self, jobs: int = 2, scheduler: str | None = None):
+        self.jobs, self.scheduler = jobs, scheduler
+        self._stack = contextlib.ExitStack()
+        self.client = None
+
+    def __enter__(self) -> "Engine":
+        import dask
+        from distributed import Client, LocalCluster
+
+        try:
+            if self.scheduler is None:
+                # A seed whose worker died is not tried again by the scheduler itself: run() does
+                # it once, and then reports the seed (see run()).
+                self._stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": 0}))
+                cluster = self._stack.enter_context(LocalCluster(
+                    n_workers=self.jobs, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR))
+                self.client = self._stack.enter_context(Client(cluster))
+            else:
+                self.client = self._stack.enter_context(Client(self.scheduler, timeout=self.CONNECT_SECONDS))
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    @property
+    def description(self) -> str:
+        if self.scheduler is None:
+            return f"{self.jobs} at a time"
+        workers = self.client.scheduler_info().get("workers", {})
+        threads = sum(w.get("nthreads", 1) for w in workers.values())
+        return f"on the cluster at {self.scheduler} ({len(workers)} workers, {threads} at a time)"
+
+    def run(self, exercise: Exercise, path: pathlib.Path, seeds: list[int], *, full: bool,
+            time_limit: float | None):
+        """Yield ``(seed, Outcome)`` in seed order, each as soon as it and those before it are done."""
+        from distributed import KilledWorker
+
+        def submit(seed: int, attempt: int):
+            return self.client.submit(run_seed, exercise.id, _shared_path(path), seed, full, time_limit,
+                                      pure=False, key=f"seminar-{exercise.name}-{seed}-{attempt}-"
+                                                      f"{os.urandom(4).hex()}")
+
+        futures = {seed: submit(seed, 1) for seed in seeds}
+        for seed in seeds:
+            try:
+                report = futures[seed].result()
+            except KilledWorker:
+                print(f"  seed {seed}: the worker running it died; running it once more", flush=True)
+                try:
+                    report = submit(seed, 2).result()
+                except KilledWorker as error:
+                    yield seed, Outcome("lost", message=(
+                        f"the worker running seed {seed} died twice ({error}): memory, or the "
+                        f"machine went away? The seed's own run may be fine; sweep it again alone"))
+                    continue
+            yield seed, Outcome.from_report(exercise, report, full)
+
+
 def sweep(exercise: Exercise, seeds: list[int], *, full: bool = False, student: bool = False,
           jobs: int = 2, time_limit: float | None = None,
-          variant: pathlib.Path | None = None, label: str = "") -> Table:
+          variant: pathlib.Path | None = None, label: str = "", engine: Engine | None = None) -> Table:
     """Run the solution (or the student's file, or ``variant``: another correct solution written
     differently) on every seed, print a row as each finishes, then the whole table in seed order
-    and its summary."""
+    and its summary. ``engine`` runs the seeds (default: a local cluster of ``jobs`` workers)."""
     path = variant or (exercise.exercise_path if student else exercise.solution_path)
     limit = time_limit if time_limit is not None else exercise.time_limit(full)
     table = Table(exercise, full, student, [], variant, label or (variant.stem if variant else ""))
     header = _header(table)
     widths = [max(len(h), 8) for h in header]
-    print(f"{exercise.id}: {table.mode} runs on {len(seeds)} seeds, {jobs} at a time"
-          + (f", at most {limit:.0f} s each" if limit else ""), flush=True)
-    _print_row(widths, header)
-    with tempfile.TemporaryDirectory(prefix="seminar-seeds-") as scratch:
-        def one(seed: int) -> Row:
-            output_dir = pathlib.Path(scratch) / str(seed)
-            return Row(seed, isolation.run(exercise, path, seed=seed, full=full, output_dir=output_dir,
-                                           quiet=True, time_limit=limit))
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-            for row in pool.map(one, seeds):  # in seed order, each as soon as it and those before are done
-                table.rows.append(row)
-                _print_row(widths, _cells(table, row))
+    with contextlib.ExitStack() as stack:
+        if engine is None:
+            engine = stack.enter_context(Engine(jobs))
+        print(f"{exercise.id}: {table.mode} runs on {len(seeds)} seeds, {engine.description}"
+              + (f", at most {limit:.0f} s each" if limit else ""), flush=True)
+        _print_row(widths, header)
+        for seed, outcome in engine.run(exercise, path, seeds, full=full, time_limit=limit):
+            row = Row(seed, outcome)
+            table.rows.append(row)
+            _print_row(widths, _cells(table, row))
     for line in summary_lines(table):
         print("  " + line)
     return table
