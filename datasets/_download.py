@@ -251,6 +251,27 @@ def _remove_entry(path: pathlib.Path) -> None:
         path.unlink()
 
 
+@contextlib.contextmanager
+def exclusive(path: pathlib.Path) -> Iterator[bool]:
+    """Hold an exclusive lock on the file ``path`` (created if needed) while the ``with`` runs, so
+    that two processes about to make the same cached file (two checks, a test run's workers) make
+    it once: the second waits, then finds it made. Yields False, unlocked, where no lock can be had
+    (a read-only cache, a system without ``fcntl``): the work is then merely done twice."""
+    try:
+        import fcntl
+        handle = open(path, "a+b")
+    except (ImportError, OSError):
+        yield False
+        return
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when the file closes
+        except OSError:
+            yield False
+            return
+        yield True
+
+
 def discard(path: pathlib.Path) -> None:
     """Remove ``path``, one of the cache's own entries: a file, or a directory that has taken one of
     the cache's file names. Raise OSError when it cannot be removed (a read-only folder)."""

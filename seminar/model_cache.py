@@ -26,6 +26,7 @@ behaves like the real one wherever they look.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -162,30 +163,42 @@ class CachedModel:
             return loaded[key]
         result, why, unusable = self.read(folder)
         if result is None:
-            self.note(f"training {self.what} once ({why}); {self.cost}")
-            if unusable is not None:
-                try:
-                    _download.discard(unusable)  # the cache's own file, unusable: ours to remove
-                except OSError:
-                    pass  # a read-only cache: the new model cannot be saved either, said below
-            started, cpu = time.perf_counter(), time.process_time()
-            result = self.evaluate(self.train())
-            if result.test_accuracy < self.minimum:
-                raise RuntimeError(f"{self.what}, freshly trained, scores {result.test_accuracy:.4f} "
-                                   f"on {self.tested_on}, below {self.minimum}: this should not "
-                                   f"happen; please report it with your TensorFlow version")
-            problem = self.behaviour_problem(result)
-            if problem is not None:
-                raise RuntimeError(f"{self.what}, freshly trained, {problem}: this should not "
-                                   f"happen; please report it with your TensorFlow version")
-            try:
-                result.path = self.write(folder, result)
-                where = f"saved to {result.path}"
-            except OSError as error:
-                where = (f"not saved: cannot write into {folder} ({_download.describe(error)}); "
-                         f"set {_download.CACHE_VARIABLE} to a folder you can write to")
-            self.note(f"{self.what} trained: accuracy {result.test_accuracy:.4f} on {self.tested_on}, "
-                      f"{time.perf_counter() - started:.1f} s ({time.process_time() - cpu:.1f} CPU s), "
-                      f"{where}")
+            with contextlib.ExitStack() as stack:
+                with contextlib.suppress(OSError):  # a read-only cache: unlocked (said when saving)
+                    folder.mkdir(parents=True, exist_ok=True)
+                if stack.enter_context(_download.exclusive(folder / f"{self.stem}.lock")):
+                    # Another process may have trained it while this one waited for the lock.
+                    result, why, unusable = self.read(folder)
+                if result is None:
+                    result = self._train(folder, why, unusable)
         loaded[key] = result
+        return result
+
+    def _train(self, folder: pathlib.Path, why: str, unusable: pathlib.Path | None):
+        """Train, check and keep the model (``why``: what was wrong with the cached one)."""
+        self.note(f"training {self.what} once ({why}); {self.cost}")
+        if unusable is not None:
+            try:
+                _download.discard(unusable)  # the cache's own file, unusable: ours to remove
+            except OSError:
+                pass  # a read-only cache: the new model cannot be saved either, said below
+        started, cpu = time.perf_counter(), time.process_time()
+        result = self.evaluate(self.train())
+        if result.test_accuracy < self.minimum:
+            raise RuntimeError(f"{self.what}, freshly trained, scores {result.test_accuracy:.4f} "
+                               f"on {self.tested_on}, below {self.minimum}: this should not "
+                               f"happen; please report it with your TensorFlow version")
+        problem = self.behaviour_problem(result)
+        if problem is not None:
+            raise RuntimeError(f"{self.what}, freshly trained, {problem}: this should not "
+                               f"happen; please report it with your TensorFlow version")
+        try:
+            result.path = self.write(folder, result)
+            where = f"saved to {result.path}"
+        except OSError as error:
+            where = (f"not saved: cannot write into {folder} ({_download.describe(error)}); "
+                     f"set {_download.CACHE_VARIABLE} to a folder you can write to")
+        self.note(f"{self.what} trained: accuracy {result.test_accuracy:.4f} on {self.tested_on}, "
+                  f"{time.perf_counter() - started:.1f} s ({time.process_time() - cpu:.1f} CPU s), "
+                  f"{where}")
         return result

@@ -499,3 +499,40 @@ def test_a_fifo_as_a_cached_models_record_is_unreadable_not_a_hang(tmp_path):
     os.mkfifo(tmp_path / cached.record_name)
     result, why, unusable = cached.read(tmp_path)  # returns at once: nothing waits for a writer
     assert result is None and "unreadable" in why and unusable is None
+
+
+def test_two_processes_needing_a_missing_model_train_it_once(tmp_path, monkeypatch):
+    """Two checks (or two test workers) that start on an empty cache: the second waits for the
+    first's training, then reads its model, instead of training it again. Threads stand for the
+    processes here: each takes the lock through a file of its own, as a process does."""
+    import threading
+    import types
+
+    import keras
+
+    from seminar import model_cache
+
+    monkeypatch.setenv(_download.CACHE_VARIABLE, str(tmp_path))
+    trained = []
+
+    def train():
+        trained.append(threading.current_thread().name)
+        time.sleep(0.5)  # long enough for the other thread to reach the lock
+        inputs = keras.Input((2,))
+        return keras.Model(inputs, keras.layers.Dense(1)(inputs))
+
+    cached = model_cache.CachedModel(
+        stem="test-model-v1", version=1, what="the test model", tested_on="nothing", minimum=0.0,
+        cost="no time", recipe={}, train=train,
+        evaluate=lambda model: types.SimpleNamespace(model=model, path=None, test_accuracy=1.0),
+        note=lambda line: None)
+    results = {}
+    threads = [threading.Thread(target=lambda name=name: results.update({name: cached.load({})}), name=name)
+               for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(trained) == 1, trained
+    paths = {name: result.path for name, result in results.items()}
+    assert None not in paths.values() and len(set(paths.values())) == 1, paths
