@@ -131,7 +131,7 @@ def test_a_cluster_of_ones_own_gives_the_committed_table_for_the_same_seeds(tmp_
     from distributed import LocalCluster
 
     exercise = manifest.load().get("sgd/linear_regression")
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
         assert cli.main(["seeds", exercise.id, "--seeds", "0,7", "--scheduler", cluster.scheduler_address,
                          "--csv-dir", str(tmp_path)]) == 0
     written = (tmp_path / "sgd__linear_regression__fast.csv").read_text().splitlines()

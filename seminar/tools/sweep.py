@@ -193,11 +193,14 @@ class Engine:
         try:
             if self.scheduler is None:
                 # A seed whose worker died is not tried again by the scheduler itself: run() does
-                # it once, and then reports the seed (see run()).
-                self._stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": 0}))
+                # it once, and then reports the seed. A worker holds only the seed it runs (no
+                # queue of its own), so that its death costs no other seed.
+                self._stack.enter_context(dask.config.set({
+                    "distributed.scheduler.allowed-failures": 0,
+                    "distributed.scheduler.worker-saturation": 1.0}))
                 cluster = self._stack.enter_context(LocalCluster(
                     n_workers=self.jobs, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR))
+                    dashboard_address=":0", silence_logs=logging.CRITICAL))  # deaths: said by run()
                 self.client = self._stack.enter_context(Client(cluster))
             else:
                 self.client = self._stack.enter_context(Client(self.scheduler, timeout=self.CONNECT_SECONDS))
