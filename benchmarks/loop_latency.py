@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
-import platform
 import re
 import subprocess
 import sys
@@ -36,7 +35,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from seminar import manifest  # noqa: E402  (after the path above)
-from seminar.tools import overlays  # noqa: E402
+from seminar.tools import overlays, sweep  # noqa: E402
 
 DRIVER = """
 import pathlib, sys
@@ -122,14 +121,7 @@ def test_suite(workers: str) -> int:
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
-                     if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{model}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, "
-            f"{time.strftime('%Y-%m-%d')}")
+    return f"{sweep.machine_description()}; {time.strftime('%Y-%m-%d')}"
 
 
 def main(argv=None) -> int:

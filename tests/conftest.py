@@ -1,6 +1,5 @@
 """Shared test set-up. The whole suite runs in one process: TensorFlow is imported once."""
 
-import fcntl
 import os
 import pathlib
 import pickle
@@ -51,8 +50,7 @@ def run_solution(exercise_id: str, seed: int | None = None) -> tuple[checker.Out
         folder = _shared_runs[0] / f"{exercise.chapter}__{exercise.name}__{seed}"
         folder.mkdir(parents=True, exist_ok=True)
         kept = folder / "outcome.pickle"
-        with open(folder / "lock", "a+b") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file closes
+        with _download.exclusive(folder / "lock"):
             if kept.is_file():
                 outcome = pickle.loads(kept.read_bytes())
             else:
