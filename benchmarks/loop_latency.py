@@ -121,7 +121,7 @@ def test_suite(workers: str) -> int:
 
 
 def machine() -> str:
-    return f"{sweep.machine_description()}; {time.strftime('%Y-%m-%d')}"
+    return f"{sweep.machine_description('this benchmark')}; {time.strftime('%Y-%m-%d')}"
 
 
 def main(argv=None) -> int:

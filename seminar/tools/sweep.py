@@ -303,8 +303,9 @@ def write_csv(table: Table, folder: pathlib.Path) -> pathlib.Path:
     return target
 
 
-def machine_description() -> str:
-    """The processor, cores, memory and the versions that decide the figures."""
+def machine_description(included: str = "this sweep") -> str:
+    """The processor, cores, memory, the load average (``included`` in it: what was running, such as
+    the sweep itself) and the versions that decide the figures."""
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -328,7 +329,7 @@ def machine_description() -> str:
             pass
     load = ""
     try:
-        load = ", load average {:.1f} at the end (this sweep included)".format(os.getloadavg()[0])
+        load = f", load average {os.getloadavg()[0]:.1f} at the end ({included} included)"
     except (OSError, AttributeError):
         pass
     return (f"{model}, {os.cpu_count()} cores{memory}{load}; {platform.system()}, Python "
