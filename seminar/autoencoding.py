@@ -97,6 +97,41 @@ def steps_per_pass(num_images: int, batch_size: int) -> int:
     return math.ceil(num_images / batch_size)
 
 
+# ----------------------------------------------------------------------------------- a trained autoencoder
+
+
+def dense_autoencoder(code_size: int = 32, hidden_units: int = 256):
+    """The dense autoencoder of autoencoders/autoencoder (``encoder``: 784 -> ``hidden_units``
+    ReLU -> ``code_size``, a code of any real numbers; ``decoder``: ``code_size`` -> ``hidden_units``
+    ReLU -> 784 sigmoid pixels), for the lessons that start from a trained one."""
+    import keras
+
+    encoder = keras.Sequential([keras.Input((PIXELS,)), keras.layers.Dense(hidden_units, activation="relu"),
+                                keras.layers.Dense(code_size)], name="encoder")
+    decoder = keras.Sequential([keras.Input((code_size,)), keras.layers.Dense(hidden_units, activation="relu"),
+                                keras.layers.Dense(PIXELS, activation="sigmoid")], name="decoder")
+    return encoder, decoder
+
+
+def fit_autoencoder(run: runtime.RunContext, data: MnistSplits, encoder, decoder, *, epochs: int,
+                    batch_size: int, learning_rate: float, seed: int) -> TrainingLog:
+    """Train ``encoder`` and ``decoder`` together on the training digits, as autoencoders/autoencoder
+    does (per-pixel mean squared error, Adam decayed along a cosine to 0), with Keras's ``fit``;
+    the validation error after each epoch. Returns the training log."""
+    import keras
+
+    autoencoder = keras.Sequential([encoder, decoder], name="autoencoder")
+    steps = steps_per_pass(data.num_train, batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps * epochs)
+    autoencoder.compile(keras.optimizers.Adam(schedule), loss="mse")
+    log = TrainingLog(run, epochs=epochs, steps_per_epoch=steps, name="autoencoder", evaluate=validation(
+        data.x_val, lambda images: autoencoder(images, training=False).numpy()))
+    autoencoder.fit(training_batches(data.x_train, batch_size, seed, pairs=True), epochs=epochs,
+                    steps_per_epoch=steps, shuffle=False, verbose=0 if run.quiet else 2,
+                    callbacks=[log.keras_callback()])
+    return log
+
+
 # ----------------------------------------------------------------------------------- errors
 
 

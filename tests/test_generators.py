@@ -32,6 +32,11 @@ def gan():
     return solution("autoencoders/gan")
 
 
+@pytest.fixture(scope="module")
+def gmmn_ae():
+    return solution("autoencoders/gmmn_autoencoder")
+
+
 def test_squared_distances_and_mmd_match_numpy(gmmn):
     rng = np.random.default_rng(3)
     x, y = rng.uniform(size=(7, 30)).astype(np.float32), rng.uniform(size=(5, 30)).astype(np.float32)
@@ -84,6 +89,89 @@ def test_a_saturating_generator_loss_is_caught_before_training(gan):
                                    generator_loss=saturating, REAL_LABEL=gan.REAL_LABEL)
     (found,) = grading_of("autoencoders/gan").probe_gan(context_for("autoencoders/gan", module))
     assert "saturating generator loss" in found.cause and found.fatal
+
+
+@pytest.mark.slow
+def test_the_shared_mmd_is_the_gmmn_lessons(gmmn):
+    """seminar/generative.py's squared distances and MMD^2, which GMMN+AE's lesson calls, give what
+    the pixel GMMN's solution gives (bandwidths as a list or as a tensor)."""
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(size=(9, 12)).astype(np.float32), rng.uniform(size=(6, 12)).astype(np.float32)
+    np.testing.assert_allclose(generative.squared_distances(x, y).numpy(),
+                               gmmn.squared_distances(tf.constant(x), tf.constant(y)).numpy(), atol=1e-5)
+    sigmas = (0.3, 1.0, 2.5)
+    want = float(gmmn.mmd2(tf.constant(x), tf.constant(y), sigmas))
+    assert float(generative.mmd2(x, y, sigmas)) == pytest.approx(want, rel=1e-5)
+    assert float(generative.mmd2(x, y, tf.constant(sigmas))) == pytest.approx(want, rel=1e-5)
+
+
+def test_gmmn_ae_codes_go_into_the_unit_range_and_back(gmmn_ae):
+    codes = np.random.default_rng(1).normal(3.0, 8.0, (200, 32)).astype(np.float32)
+    low, high = codes.min(axis=0), codes.max(axis=0)
+    scaled = gmmn_ae.scale_codes(tf.constant(codes), low, high).numpy()
+    np.testing.assert_allclose(scaled.min(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(scaled.max(axis=0), 1.0, atol=1e-6)
+    np.testing.assert_allclose(gmmn_ae.unscale_codes(tf.constant(scaled), low, high).numpy(), codes,
+                               rtol=1e-5, atol=1e-4)
+
+
+def test_gmmn_ae_bandwidths_follow_the_codes_and_the_probe_names_pixel_bandwidths(gmmn_ae):
+    """The bandwidths are the median distance between different codes times each scale (NumPy),
+    so codes 10 times as spread get bandwidths 10 times as wide; bandwidths() that returns the
+    pixel GMMN's fixed ones fails the probe by name, and so does a median that keeps the zeros of
+    the pairs i = i; a correct one computed another way (NumPy) passes."""
+    codes = np.random.default_rng(2).uniform(size=(60, 32)).astype(np.float32)
+    distances = np.sqrt(((codes[:, None] - codes[None]) ** 2).sum(-1))
+    median = np.median(distances[~np.eye(60, dtype=bool)])
+    got = gmmn_ae.bandwidths(tf.constant(codes), (0.5, 2.0)).numpy()
+    np.testing.assert_allclose(got, [0.5 * median, 2.0 * median], rtol=1e-5)
+    np.testing.assert_allclose(gmmn_ae.bandwidths(tf.constant(10 * codes), (0.5, 2.0)).numpy(), 10 * got,
+                               rtol=1e-4)
+
+    def probe(bandwidths):
+        module = types.SimpleNamespace(bandwidths=bandwidths, BANDWIDTH_SCALES=gmmn_ae.BANDWIDTH_SCALES)
+        context = context_for("autoencoders/gmmn_autoencoder", module)
+        return grading_of("autoencoders/gmmn_autoencoder").probe_bandwidths(context)
+
+    (found,) = probe(lambda codes, scales=(): tf.constant(generative.PIXEL_SIGMAS))
+    assert "ignores the codes' scale" in found.cause and found.fatal
+
+    def with_the_diagonal(codes, scales):
+        d = np.sqrt(((np.asarray(codes)[:, None] - np.asarray(codes)[None]) ** 2).sum(-1))
+        return np.median(d) * np.asarray(scales, np.float32)
+
+    (found,) = probe(with_the_diagonal)
+    assert "pairs i = i" in found.cause
+
+    def in_numpy(codes, scales):
+        c = np.asarray(codes, np.float64)
+        d = np.sqrt(((c[:, None] - c[None]) ** 2).sum(-1))[~np.eye(len(c), dtype=bool)]
+        return np.median(d) * np.asarray(scales)
+
+    assert probe(in_numpy) is None
+
+
+@pytest.mark.slow
+def test_gmmn_ae_a_decoder_changed_after_the_autoencoder_is_named(gmmn_ae):
+    """After training: the checker's own test error through encode and decode, far above the one
+    main() measured before the GMMN phase, names the decoder trained in the GMMN phase."""
+    rng = np.random.default_rng(0)
+    projection = rng.normal(size=(784, 32)).astype(np.float32) / 28.0
+
+    def encode(images):
+        return np.asarray(images, np.float32) @ projection
+
+    def decode(codes):  # the mean image whatever the code: a decoder that no longer decodes
+        return np.full((len(codes), 784), 0.13, np.float32)
+
+    grading_module = grading_of("autoencoders/gmmn_autoencoder")
+    evidence = dict(encode=encode, decode=decode, code_size=32)
+    found = grading_module.after_decoder_unchanged(
+        context_for("autoencoders/gmmn_autoencoder", autoencoder_test_mse=0.005, **evidence))
+    assert found is not None and "decoder changed during the GMMN phase" in found.cause
+    error = measures.reconstruction_error(context_for("autoencoders/gmmn_autoencoder", **evidence), 32)
+    assert grading_module.after_decoder_unchanged(
+        context_for("autoencoders/gmmn_autoencoder", autoencoder_test_mse=error, **evidence)) is None
 
 
 @pytest.mark.parametrize("exercise_id", GENERATORS)

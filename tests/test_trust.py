@@ -21,7 +21,7 @@ from seminar import judge, manifest, pretrained
 from seminar.grader import checker, grading, measures
 
 COURSE = manifest.load()
-GENERATORS = ["autoencoders/gmmn", "autoencoders/gan"]
+GENERATORS = ["autoencoders/gmmn", "autoencoders/gan", "autoencoders/gmmn_autoencoder"]
 
 
 def write_forged(folder, model, stem, record_name, version, accuracy):
