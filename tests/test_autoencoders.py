@@ -123,8 +123,13 @@ def test_principal_angle_measure_tells_pca_from_random_directions(data):
 # ------------------------------------------------------------------------- the solutions
 
 
+# GMMN+AE has a code too, but its checks judge samples the checker draws itself (on another seed
+# than main()'s report) and it has no PCA baseline: tests/test_generators.py covers it.
+RECONSTRUCTING = [e for e in AUTOENCODERS if "measure_fid" not in vars(grading_of(e))]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("exercise_id", AUTOENCODERS)
+@pytest.mark.parametrize("exercise_id", RECONSTRUCTING)
 def test_solution_reports_the_checkers_errors_and_its_baselines(exercise_id, solution_run):
     result, _ = solution_run(exercise_id)
     metrics = result.metrics
